@@ -1,0 +1,53 @@
+"""The ``cdpam`` command.
+
+Sub-commands live next to the code they drive; each such module exposes
+``register(subparsers)`` that adds its parser and sets ``func``:
+
+* ``cdpam score``    — :mod:`metric.scoring_cli` (distances between files or folders)
+* ``cdpam data``     — :mod:`metric.data.cli`    (perturbed datasets to disk)
+* ``cdpam evaluate`` — :mod:`metric.evaluate.cli` (the paper's evaluation protocols)
+* ``cdpam train``    — :mod:`metric.train.cli`   (the three training stages)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMAND_MODULES = ("metric.scoring_cli", "metric.data.cli", "metric.evaluate.cli", "metric.train.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdpam",
+        description="CDPAM perceptual audio distance (Manocha et al., ICASSP 2021): score, evaluate, train.",
+        epilog="Run `cdpam COMMAND --help` for the options of each command.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:  # that part of the project is not there yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""CDPAM networks as plain ``nn.Module``s (no file I/O, no input conventions).
+
+Architecture (Manocha et al., "CDPAM: Contrastive learning for perceptual audio
+similarity", ICASSP 2021, §3.2; every shape checked against the released
+checkpoint):
+
+* :class:`Encoder` — 16 Conv1d layers, kernel 15, 'same' zero padding, each
+  followed by BatchNorm and leaky ReLU (slope 0.1). Channels start at 64 and
+  double at every 4th layer (64 → 128 → 256 → 512 → 1024); after every 4th
+  layer the sequence is decimated by 2. Global average pooling over time gives
+  a 1024-d embedding: channels ``[:512]`` are the *acoustic* embedding,
+  ``[512:]`` the *content* embedding.
+* :class:`ProjectionHead` — 512 → 512 → 256 MLP used only by contrastive
+  pre-training (NT-Xent is computed on its output).
+* :class:`LossNet` — 4 Linear layers (512 → 256 → 64 → 16 → 4, leaky ReLU
+  between) applied to both L2-normalised acoustic embeddings;
+  ``d(a, b) = Σ_l ‖w_l ⊙ (φ_l(b) − φ_l(a))‖₁``.
+* :class:`JudgmentHead` — the small classifier mapping a distance to
+  logits of "same"/"different" (trained with cross-entropy on JND labels).
+
+Two exact shortcuts are built in because they change no result:
+
+* a layer followed by decimation is evaluated with stride 2, which yields
+  exactly the kept samples of the full-rate output;
+* ``acoustic_only=True`` evaluates only the acoustic half of the last layer,
+  the only part the distance reads.
+
+Padded batches: with ``lengths`` every item is computed as if it were alone —
+activations beyond each item's valid length are reset to zero before the next
+convolution (exactly what the 'same' padding of a lone item sees) and the
+average pooling divides by the valid length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ENCODER_LAYERS = 16
+ENCODER_BASE_CHANNELS = 64
+KERNEL_SIZE = 15
+LEAKY_SLOPE = 0.1
+EMBEDDING_DIM = 1024
+ACOUSTIC_DIM = EMBEDDING_DIM // 2
+LOSSNET_WIDTHS = (256, 64, 16, 4)
+PROJECTION_WIDTHS = (512, 256)
+JUDGMENT_WIDTHS = (16, 6)
+
+
+def encoder_channels(layers: int = ENCODER_LAYERS, base: int = ENCODER_BASE_CHANNELS) -> list[int]:
+    """Output channels of each encoder layer (doubling at every 4th layer)."""
+    out, channels = [], base
+    for i in range(layers):
+        if (i + 1) % 4 == 0:
+            channels *= 2
+        out.append(channels)
+    return out
+
+
+def receptive_field(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> int:
+    """Input samples that one output frame of the last layer depends on."""
+    field, step = 1, 1
+    for i in range(layers):
+        field += (kernel - 1) * step
+        if (i + 1) % 4 == 0:
+            step *= 2
+    return field
+
+
+def _decimated(lengths: torch.Tensor) -> torch.Tensor:
+    # x[..., ::2] keeps ceil(L / 2) samples.
+    return torch.div(lengths + 1, 2, rounding_mode="floor")
+
+
+def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    steps = torch.arange(x.shape[-1], device=x.device)
+    keep = steps[None, :] < lengths[:, None]
+    return x * keep[:, None, :].to(x.dtype)
+
+
+class Encoder(nn.Module):
+    """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, 1024]``."""
+
+    def __init__(self, layers: int = ENCODER_LAYERS, base_channels: int = ENCODER_BASE_CHANNELS):
+        super().__init__()
+        channels = encoder_channels(layers, base_channels)
+        inputs = [1] + channels[:-1]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(cin, cout, KERNEL_SIZE, padding=KERNEL_SIZE // 2) for cin, cout in zip(inputs, channels)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in channels)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.convs[-1].out_channels
+
+    def features(self, x: torch.Tensor, lengths: torch.Tensor | None = None, acoustic_only: bool = False):
+        """Last-layer feature map and its per-item valid lengths (``None`` when unpadded)."""
+        last = len(self.convs) - 1
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            if lengths is not None and i > 0:
+                x = _mask_beyond(x, lengths)
+            decimate = (i + 1) % 4 == 0
+            weight, bias = conv.weight, conv.bias
+            bn_weight, bn_bias, mean, var = norm.weight, norm.bias, norm.running_mean, norm.running_var
+            if acoustic_only and i == last:
+                half = conv.out_channels // 2
+                weight, bias = weight[:half], bias[:half]
+                bn_weight, bn_bias = bn_weight[:half], bn_bias[:half]
+                mean = mean[:half] if mean is not None else None
+                var = var[:half] if var is not None else None
+            x = F.conv1d(x, weight, bias, stride=2 if decimate else 1, padding=conv.padding)
+            x = F.batch_norm(
+                x,
+                mean,
+                var,
+                bn_weight,
+                bn_bias,
+                training=norm.training or mean is None,
+                momentum=norm.momentum if norm.momentum is not None else 0.0,
+                eps=norm.eps,
+            )
+            x = F.leaky_relu(x, LEAKY_SLOPE)
+            if decimate and lengths is not None:
+                lengths = _decimated(lengths)
+        return x, lengths
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, acoustic_only: bool = False):
+        """Global-average-pooled embedding ``[B, C]`` (C = 1024, or 512 with ``acoustic_only``)."""
+        features, out_lengths = self.features(x, lengths, acoustic_only)
+        if out_lengths is None:
+            return features.mean(dim=-1)
+        features = _mask_beyond(features, out_lengths)
+        return features.sum(dim=-1) / out_lengths.to(features.dtype)[:, None]
+
+
+def split_embedding(embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(acoustic, content) halves of a 1024-d embedding."""
+    half = embedding.shape[-1] // 2
+    return embedding[..., :half], embedding[..., half:]
+
+
+class ProjectionHead(nn.Module):
+    """512 → 512 (BatchNorm, leaky ReLU, dropout) → 256, for NT-Xent pre-training."""
+
+    def __init__(self, input_dim: int = ACOUSTIC_DIM, widths=PROJECTION_WIDTHS, dropout: float = 0.1):
+        super().__init__()
+        hidden, out = widths
+        self.layers = nn.Sequential(
+            nn.Linear(input_dim, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, out),
+        )
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.layers(embedding)
+
+
+class LossNet(nn.Module):
+    """Distance between two acoustic embeddings ``[B, 512]`` → ``[B]``.
+
+    ``d(a, b) = Σ_{l=1..4} Σ_c |w_{l,c} (φ_l(b) − φ_l(a))_c|`` where ``φ_l`` is the
+    output of the l-th Linear layer (leaky ReLU, slope 0.01, after the first three).
+    """
+
+    def __init__(self, input_dim: int = ACOUSTIC_DIM, widths=LOSSNET_WIDTHS):
+        super().__init__()
+        dims = [input_dim, *widths]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.channel_weights = nn.ParameterList(nn.Parameter(torch.randn(w)) for w in widths)
+
+    def forward(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        distance = reference.new_zeros(reference.shape[0])
+        last = len(self.layers) - 1
+        for i, (layer, weight) in enumerate(zip(self.layers, self.channel_weights)):
+            reference, estimate = layer(reference), layer(estimate)
+            if i < last:
+                reference, estimate = F.leaky_relu(reference), F.leaky_relu(estimate)
+            distance = distance + ((estimate - reference) * weight).abs().sum(dim=-1)
+        return distance
+
+
+class JudgmentHead(nn.Module):
+    """Distance ``[B]`` → logits ``[B, 2]`` (0 = same, 1 = different)."""
+
+    def __init__(self, widths=JUDGMENT_WIDTHS, dropout: float = 0.05):
+        super().__init__()
+        first, second = widths
+        self.layers = nn.Sequential(
+            nn.Linear(1, first),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(first, second),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(second, 2),
+        )
+
+    def forward(self, distance: torch.Tensor) -> torch.Tensor:
+        return self.layers(distance[:, None])
+
+
+@dataclass
+class Embeddings:
+    acoustic: torch.Tensor
+    content: torch.Tensor | None
+
+
+class CDPAMNetwork(nn.Module):
+    """Encoder + loss-net + judgment head: the complete metric network.
+
+    The projection head lives with the contrastive training stage, not here,
+    because the distance never uses it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder()
+        self.lossnet = LossNet()
+        self.judgment = JudgmentHead()
+
+    def acoustic_embedding(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """L2-normalised acoustic embedding of int16-range waveforms ``[B, 1, T]``."""
+        acoustic = self.encoder(waveform, lengths, acoustic_only=True)
+        return F.normalize(acoustic, dim=-1)
+
+    def distance_from_embeddings(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        return self.lossnet(reference, estimate)
+
+    def forward(
+        self,
+        reference: torch.Tensor,
+        estimate: torch.Tensor,
+        reference_lengths: torch.Tensor | None = None,
+        estimate_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        ref = self.acoustic_embedding(reference, reference_lengths)
+        est = self.acoustic_embedding(estimate, estimate_lengths)
+        return self.lossnet(ref, est)

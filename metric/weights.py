@@ -1,0 +1,224 @@
+"""Locating, verifying, converting and loading CDPAM weights.
+
+The official weights ship inside the PyPI package ``cdpam==0.0.6`` as an old
+pickle (``CDPAM_trained/scratchJNDdefault_best_model.pth``). Unpickling runs
+arbitrary code, so that file is unpickled exactly once, only after its size
+and sha256 match the known release, and is converted to a plain state dict of
+tensors in a user cache. Every later load — official or own-trained — goes
+through ``torch.load(weights_only=True)``.
+
+The ``cdpam`` package itself is never imported: its module code needs a CUDA
+device by default and crashes on current numpy. Only its files are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .model import CDPAMNetwork
+
+OFFICIAL_PACKAGE = "cdpam"
+OFFICIAL_RELATIVE_PATH = Path("CDPAM_trained") / "scratchJNDdefault_best_model.pth"
+OFFICIAL_SIZE = 106_120_042
+OFFICIAL_SHA256 = "453c8b6edee1a94f0120236156436ff28fe4d8d884485e4a67695c8e8570bdfe"
+CONVERTED_NAME = f"cdpam-official-{OFFICIAL_SHA256[:12]}.pt"
+CHECKPOINT_FORMAT = "cdpam-plugins/network"
+CHECKPOINT_VERSION = 1
+
+# Official checkpoint key prefix -> ours. The official model names its parts
+# base_encoder / model_dist / model_classif.
+_OFFICIAL_PREFIXES = (
+    ("base_encoder.encoder.", "encoder.convs."),
+    ("base_encoder.ebatch.", "encoder.norms."),
+    ("model_dist.chan_w.", "lossnet.channel_weights."),
+    ("model_classif.MLP.", "judgment.layers."),
+)
+
+_FIX_INSTALL = "install it with `pip install cdpam==0.0.6` (it brings the official weights file)"
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, corrupt, or does not fit the CDPAM network."""
+
+
+def cache_dir() -> Path:
+    """Where converted weights live: ``$CDPAM_CACHE_DIR``, else ``$XDG_CACHE_HOME/cdpam-plugins``,
+    else ``~/.cache/cdpam-plugins``."""
+    explicit = os.environ.get("CDPAM_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "cdpam-plugins"
+
+
+def official_checkpoint_path() -> Path:
+    """Path of the official checkpoint inside the installed ``cdpam`` package (not imported)."""
+    spec = importlib.util.find_spec(OFFICIAL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(f"The official CDPAM weights were not found: the `cdpam` package is not installed; {_FIX_INSTALL}.")
+    path = Path(list(spec.submodule_search_locations)[0]) / OFFICIAL_RELATIVE_PATH
+    if not path.is_file():
+        raise WeightsError(f"The `cdpam` package is installed but {path} is missing; reinstall it: `pip install --force-reinstall cdpam==0.0.6`.")
+    return path
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_official_file(path: Path) -> None:
+    """Raise :class:`WeightsError` unless ``path`` is byte-identical to the official release."""
+    size = path.stat().st_size
+    if size != OFFICIAL_SIZE:
+        raise WeightsError(
+            f"{path} has {size} bytes, the official CDPAM weights have {OFFICIAL_SIZE}: the file is truncated or "
+            f"altered. Reinstall it: `pip install --force-reinstall cdpam==0.0.6`."
+        )
+    digest = sha256_of(path)
+    if digest != OFFICIAL_SHA256:
+        raise WeightsError(
+            f"{path} has sha256 {digest}, expected {OFFICIAL_SHA256}: the file is corrupt or altered and will not be "
+            f"unpickled. Reinstall it: `pip install --force-reinstall cdpam==0.0.6`."
+        )
+
+
+def _rename_official(state: dict) -> dict[str, torch.Tensor]:
+    renamed = {}
+    for key, value in state.items():
+        new = key
+        if key.startswith("model_dist.convs."):
+            # model_dist.convs.{i}.0.{weight,bias}: a Linear inside a Sequential
+            index, _, param = key[len("model_dist.convs.") :].split(".")
+            new = f"lossnet.layers.{index}.{param}"
+        else:
+            for old_prefix, new_prefix in _OFFICIAL_PREFIXES:
+                if key.startswith(old_prefix):
+                    new = new_prefix + key[len(old_prefix) :]
+                    break
+        renamed[new] = value.detach().clone().contiguous()
+    return renamed
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def convert_official(source: Path | None = None, destination: Path | None = None) -> Path:
+    """Verify the official pickle and write it as a ``weights_only``-loadable checkpoint."""
+    source = Path(source) if source is not None else official_checkpoint_path()
+    destination = Path(destination) if destination is not None else cache_dir() / CONVERTED_NAME
+    verify_official_file(source)
+    # The one place that unpickles: guarded by the sha256 check just above.
+    legacy = torch.load(source, map_location="cpu", weights_only=False)
+    state = _rename_official(legacy["state"])
+    _atomic_save(make_checkpoint(state, source="official cdpam==0.0.6 " + OFFICIAL_SHA256), destination)
+    return destination
+
+
+def make_checkpoint(state_dict: dict[str, torch.Tensor], **metadata: str) -> dict:
+    """The project's checkpoint layout: tensors plus string metadata, safe for ``weights_only``."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "metadata": {k: str(v) for k, v in metadata.items()},
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+    }
+
+
+def save_network(network: CDPAMNetwork, path: str | Path, **metadata: str) -> Path:
+    """Write a network's weights so that ``CDPAM(weights=path)`` loads them."""
+    path = Path(path)
+    _atomic_save(make_checkpoint(network.state_dict(), **metadata), path)
+    return path
+
+
+def official_weights_path() -> Path:
+    """The converted official checkpoint, converting it on first use."""
+    converted = cache_dir() / CONVERTED_NAME
+    if not converted.is_file():
+        try:
+            convert_official(destination=converted)
+        except PermissionError as error:
+            raise WeightsError(
+                f"Cannot write the converted weights to {converted.parent} ({error}); set CDPAM_CACHE_DIR to a "
+                f"writable folder."
+            ) from error
+    return converted
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Safely read a network state dict from a project checkpoint or a bare state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"No weights file at {path}; pass weights='official' or the path of a checkpoint.")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated zip, random bytes, or a pickle needing code
+        raise WeightsError(
+            f"{path} is not a loadable weights file ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+            f"Only tensor checkpoints load (weights_only=True); if it is the official pickle, use weights='official'."
+        ) from error
+    if isinstance(loaded, dict) and loaded.get("format") == CHECKPOINT_FORMAT:
+        state = loaded["state_dict"]
+    elif isinstance(loaded, dict) and "state_dict" in loaded and isinstance(loaded["state_dict"], dict):
+        state = loaded["state_dict"]  # e.g. a Lightning checkpoint of a network wrapper
+    else:
+        state = loaded
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path} holds no state dict of tensors.")
+    return state
+
+
+def extract_network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep the keys of :class:`CDPAMNetwork`, tolerating a common prefix (``network.`` etc.)."""
+    expected = set(CDPAMNetwork().state_dict().keys())
+    if expected <= state.keys():
+        return {k: state[k] for k in expected}
+    for key in state:
+        if key.endswith("encoder.convs.0.weight"):
+            prefix = key[: -len("encoder.convs.0.weight")]
+            stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            if expected <= stripped.keys():
+                return {k: stripped[k] for k in expected}
+    missing = sorted(expected - state.keys())[:5]
+    raise WeightsError(f"The checkpoint does not hold a CDPAM network (missing e.g. {missing}).")
+
+
+def load_network(weights: str | Path = "official") -> CDPAMNetwork:
+    """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'`` or a checkpoint path."""
+    path = official_weights_path() if str(weights) == "official" else Path(weights)
+    try:
+        state = extract_network_state(read_state_dict(path))
+    except WeightsError:
+        if str(weights) == "official":
+            # A damaged cache is rebuilt from the verified official file rather than trusted.
+            path.unlink(missing_ok=True)
+            state = extract_network_state(read_state_dict(official_weights_path()))
+        else:
+            raise
+    network = CDPAMNetwork()
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise WeightsError(f"{path} does not fit the CDPAM network: {str(error).splitlines()[0]}") from error
+    network.eval()
+    network.requires_grad_(False)
+    return network
