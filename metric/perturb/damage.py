@@ -1,0 +1,70 @@
+"""Signal-damage families: pops (clicks), dropouts / packet loss and clipping.
+
+The random choices are drawn so that a fixed seed gives *nested* damage: the pops
+and lost packets at a higher level include those at a lower level. The change is
+therefore monotonic in the level for every seed, not just on average.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .registry import Family, register
+
+POP_FRACTION = (1e-4, 0.1)  # share of samples hit, JND data range
+POP_AMPLITUDE = (0.3, 1.0)
+PACKET_S = 0.02  # one VoIP frame
+MAX_LOSS_RATE = 0.4
+CLIP_MAX_DB = 30.0
+
+
+def pops_parameters(level: float, sample_rate: int) -> dict[str, Any]:
+    low, high = POP_FRACTION
+    return {"fraction": low * (high / low) ** level}
+
+
+def _pops(x, sample_rate, params, rng, **_):
+    """Replace a fraction of the samples by clicks of random sign and amplitude 0.3..1 full scale."""
+    n = len(x)
+    order = rng.permutation(n)
+    amplitudes = rng.uniform(*POP_AMPLITUDE, size=n) * rng.choice([-1.0, 1.0], size=n)
+    count = int(round(params["fraction"] * n))
+    y = x.copy()
+    hit = order[:count]
+    y[hit] = amplitudes[hit]
+    return y
+
+
+def dropout_parameters(level: float, sample_rate: int) -> dict[str, Any]:
+    return {"loss_rate": MAX_LOSS_RATE * level, "packet_s": PACKET_S}
+
+
+def _dropout(x, sample_rate, params, rng, **_):
+    """Zero whole 20 ms packets, each lost independently with probability ``loss_rate``."""
+    packet = max(1, int(round(params["packet_s"] * sample_rate)))
+    packets = -(-len(x) // packet)
+    lost = rng.uniform(size=packets) < params["loss_rate"]
+    mask = np.repeat(~lost, packet)[: len(x)]
+    return x * mask
+
+
+def clipping_parameters(level: float, sample_rate: int) -> dict[str, Any]:
+    return {"threshold_db_below_peak": CLIP_MAX_DB * level}
+
+
+def _clipping(x, sample_rate, params, rng, **_):
+    """Hard-clip at a threshold ``threshold_db_below_peak`` dB under the signal's own peak."""
+    peak = np.max(np.abs(x)) if len(x) else 0.0
+    if peak == 0.0:
+        return x.copy()
+    threshold = peak * 10.0 ** (-params["threshold_db_below_peak"] / 20.0)
+    return np.clip(x, -threshold, threshold)
+
+
+register(Family("pops", pops_parameters, _pops, "fraction of samples replaced by clicks = 1e-4 * 1000^level (1e-4 .. 0.1, JND range)"))
+register(Family("dropout", dropout_parameters, _dropout, "20 ms packets lost i.i.d. with probability 0.4*level (0 .. 40 %)"))
+register(
+    Family("clipping", clipping_parameters, _clipping, "hard clip at 30*level dB below the signal's peak (0 .. 30 dB)", random=False)
+)
