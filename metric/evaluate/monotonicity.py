@@ -1,0 +1,47 @@
+"""Monotonicity (Manocha et al., ICASSP 2021, §4.2, Table 3 "Mono").
+
+Recordings of different content are perturbed at increasing levels, individually
+(one family) and combined (a chain of families at the same level); the score is
+Spearman's rank correlation between the metric's distance to the clean recording and
+the perturbation level. This project computes it per family (pooling every utterance
+and level of that family) and reports their mean as the headline number, so that a
+family whose distances live on another scale does not distort the others.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation; NaN when either side is constant."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError("need two sequences of the same length >= 2")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def monotonicity(distances, levels, families=None) -> dict:
+    """``{"mono": mean over families, "per_family": {family: SC}}``.
+
+    Args:
+        distances: metric distance of each perturbed recording to its clean original.
+        levels: the perturbation level of each recording.
+        families: the family (or chain name) of each recording; ``None`` = one family.
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    levels = np.asarray(levels, dtype=np.float64)
+    if distances.shape != levels.shape or distances.ndim != 1:
+        raise ValueError("distances and levels must be 1-D arrays of the same length")
+    families = ["all"] * len(distances) if families is None else [str(f) for f in families]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, family in enumerate(families):
+        groups[family].append(index)
+    per_family = {family: spearman(distances[idx], levels[idx]) for family, idx in groups.items()}
+    finite = [value for value in per_family.values() if np.isfinite(value)]
+    return {"mono": float(np.mean(finite)) if finite else float("nan"), "per_family": per_family}

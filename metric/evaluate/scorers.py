@@ -1,0 +1,294 @@
+"""Metrics scored on the same pairs through one interface.
+
+A :class:`Scorer` turns ``(reference, degraded, sample_rate)`` into a number and knows
+whether higher means better. Protocols consume *distances* (larger = more different):
+``Scorer.distance`` negates "higher is better" scores (PESQ, STOI, SI-SDR, CSIG, ...),
+so every protocol treats every metric the same way.
+
+Available names (:func:`build_scorer`):
+
+==========  ==============================================================  =========
+name        what                                                            better
+==========  ==============================================================  =========
+cdpam       CDPAM with the official weights (:func:`metric.cdpam_distance`)  lower
+mse         mean squared error of the waveforms                             lower
+sisdr       scale-invariant SDR in dB (Le Roux et al., ICASSP 2019)         higher
+lsd         log-spectral distance in dB (32 ms Hann frames, 8 ms hop)       lower
+mrstft      multi-resolution STFT distance (spectral convergence + log-     lower
+            magnitude L1 at FFT 512/1024/2048; Yamamoto et al., 2020)
+pesq        PESQ MOS-LQO (``pesq`` package; wide-band at 16 kHz,            higher
+            narrow-band at 8 kHz, other rates resampled to 16 kHz)
+stoi        STOI (``pystoi``)                                               higher
+csig/cbak/  Hu & Loizou composite measures (:mod:`.composite`; 16 kHz,      higher
+covl        other rates resampled)
+==========  ==============================================================  =========
+
+A checkpoint trained with this project is scored as ``checkpoint:PATH`` (or
+``--weights PATH`` on the command line). DPAM's weights are not distributable
+offline, so only CDPAM's official weights (from the ``cdpam`` PyPI package) are
+available as a learned baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Callable, Hashable, Mapping, Sequence
+
+import numpy as np
+from scipy.signal import resample_poly
+from tqdm.auto import tqdm
+
+Pair = tuple[Hashable, Hashable]
+
+
+def _resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
+    if source == target:
+        return x
+    divisor = math.gcd(source, target)
+    return resample_poly(x, target // divisor, source // divisor)
+
+
+class Scorer:
+    """A full-reference metric: ``score(reference, degraded, sample_rate) -> float``.
+
+    Subclasses may override :meth:`distances` to score many pairs at once (CDPAM
+    embeds each distinct recording only once).
+    """
+
+    def __init__(self, name: str, function: Callable[[np.ndarray, np.ndarray, int], float], higher_is_better: bool):
+        self.name = name
+        self.function = function
+        self.higher_is_better = higher_is_better
+
+    def __repr__(self) -> str:
+        return f"Scorer({self.name!r}, higher_is_better={self.higher_is_better})"
+
+    def score(self, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+        """The metric's own value (NaN if the metric cannot score this pair, e.g. PESQ on silence)."""
+        try:
+            return float(self.function(np.asarray(reference, np.float64), np.asarray(degraded, np.float64), sample_rate))
+        except Exception as error:  # noqa: BLE001 - one unscorable pair must not end a long evaluation
+            if isinstance(error, (TypeError, KeyboardInterrupt)):
+                raise
+            warnings.warn(f"{self.name}: could not score a pair ({type(error).__name__}: {error}); using NaN")
+            return float("nan")
+
+    def distance(self, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+        """Larger = more different: the score, negated when higher is better."""
+        value = self.score(reference, degraded, sample_rate)
+        return -value if self.higher_is_better else value
+
+    def distances(
+        self, clips: Mapping[Hashable, np.ndarray], pairs: Sequence[Pair], sample_rate: int, progress: bool = True
+    ) -> np.ndarray:
+        """Distances of ``(reference_key, degraded_key)`` pairs of ``clips``."""
+        iterator = tqdm(pairs, desc=self.name, unit="pair", leave=False, disable=not progress)
+        return np.array([self.distance(clips[r], clips[d], sample_rate) for r, d in iterator], dtype=np.float64)
+
+
+# ---------------------------------------------------------------- signal baselines
+
+
+def mse(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Mean squared error of the waveforms."""
+    return float(np.mean((reference - degraded) ** 2))
+
+
+def si_sdr(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Scale-invariant SDR in dB (Le Roux, Wisdom, Erdogan, Hershey, ICASSP 2019), zero-mean signals."""
+    reference = reference - reference.mean()
+    degraded = degraded - degraded.mean()
+    eps = np.finfo(np.float64).eps
+    target = (np.dot(degraded, reference) / (np.dot(reference, reference) + eps)) * reference
+    return float(10 * np.log10((np.dot(target, target) + eps) / (np.dot(degraded - target, degraded - target) + eps)))
+
+
+def _magnitude(x: np.ndarray, n_fft: int, hop: int, window_length: int) -> np.ndarray:
+    """``[frames, bins]`` STFT magnitude with a centred Hann window of ``window_length``."""
+    window = np.zeros(n_fft)
+    start = (n_fft - window_length) // 2
+    window[start : start + window_length] = np.hanning(window_length)
+    padded = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect" if len(x) > n_fft // 2 else "constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * window
+    return np.abs(np.fft.rfft(frames, axis=1))
+
+
+def log_spectral_distance(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Mean over frames of the RMS (over frequency) difference of the log power spectra, in dB."""
+    length = int(round(0.032 * sample_rate))
+    n_fft = int(2 ** np.ceil(np.log2(length)))
+    hop = int(round(0.008 * sample_rate))
+    floor = 1e-10
+    ref_db = 10 * np.log10(_magnitude(reference, n_fft, hop, length) ** 2 + floor)
+    deg_db = 10 * np.log10(_magnitude(degraded, n_fft, hop, length) ** 2 + floor)
+    return float(np.mean(np.sqrt(np.mean((ref_db - deg_db) ** 2, axis=1))))
+
+
+MRSTFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))  # (n_fft, hop, window) at 16 kHz
+
+
+def multi_resolution_stft_distance(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Mean over resolutions of spectral convergence + mean |log magnitude difference|.
+
+    Yamamoto, Song, Kim, ICASSP 2020 (the loss DEMUCS trains with); resolutions scale with
+    the sample rate from their 16 kHz values.
+    """
+    scale = sample_rate / 16000
+    total = 0.0
+    for n_fft, hop, window in MRSTFT_RESOLUTIONS:
+        n_fft, hop, window = (max(2, int(round(v * scale))) for v in (n_fft, hop, window))
+        ref = _magnitude(reference, n_fft, hop, window)
+        deg = _magnitude(degraded, n_fft, hop, window)
+        # Frobenius norms written out: np.linalg.norm goes through BLAS threads, slow on a busy CPU
+        convergence = np.sqrt(np.sum((ref - deg) ** 2)) / max(np.sqrt(np.sum(ref**2)), 1e-8)
+        log_l1 = np.mean(np.abs(np.log(np.maximum(ref, 1e-7)) - np.log(np.maximum(deg, 1e-7))))
+        total += convergence + log_l1
+    return float(total / len(MRSTFT_RESOLUTIONS))
+
+
+def pesq_mos(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """PESQ MOS-LQO: wide-band at 16 kHz, narrow-band at 8 kHz; other rates resampled to 16 kHz."""
+    from pesq import pesq
+
+    if sample_rate not in (8000, 16000):
+        reference, degraded, sample_rate = _resample(reference, sample_rate, 16000), _resample(degraded, sample_rate, 16000), 16000
+    return float(pesq(sample_rate, reference, degraded, "wb" if sample_rate == 16000 else "nb"))
+
+
+def stoi_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Short-time objective intelligibility (Taal et al., 2011) from ``pystoi``."""
+    from pystoi import stoi
+
+    return float(stoi(reference, degraded, sample_rate, extended=False))
+
+
+def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], float]:
+    def measure(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+        from .composite import composite
+
+        if sample_rate not in (8000, 16000):
+            reference, degraded, sample_rate = _resample(reference, sample_rate, 16000), _resample(degraded, sample_rate, 16000), 16000
+        return float(composite(reference, degraded, sample_rate)[key])
+
+    measure.__name__ = key
+    return measure
+
+
+# ---------------------------------------------------------------- CDPAM
+
+
+class CDPAMScorer(Scorer):
+    """CDPAM distance from the official weights or a checkpoint of this project.
+
+    Pairs are scored from cached acoustic embeddings: each distinct recording runs
+    through the encoder once, however many pairs it is part of (an all-pairs
+    retrieval test costs N encoder passes, not N^2).
+    """
+
+    def __init__(self, weights: str | Path = "official", name: str | None = None, batch_size: int = 4):
+        super().__init__(name or "cdpam", self._pair_distance, higher_is_better=False)
+        self.weights = weights if str(weights) == "official" else Path(weights)
+        self.batch_size = batch_size
+        self._embeddings: dict[tuple[Hashable, int], object] = {}
+        from metric.functional import shared_network
+
+        self.network = shared_network(self.weights)  # fails now, with a clear error, on a bad path
+
+    def _pair_distance(self, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+        from metric.functional import cdpam_distance
+
+        import torch
+
+        with torch.no_grad():
+            return float(cdpam_distance(reference.astype(np.float32), degraded.astype(np.float32), sample_rate, weights=self.weights)[0])
+
+    def embed(self, clips: Mapping[Hashable, np.ndarray], keys: Sequence[Hashable], sample_rate: int, progress: bool = True):
+        """Cache the acoustic embeddings of ``keys`` (same-length clips are batched together)."""
+        import torch
+
+        from metric.audio import to_model_input
+
+        missing = [key for key in dict.fromkeys(keys) if (key, sample_rate) not in self._embeddings]
+        by_length: dict[int, list[Hashable]] = {}
+        for key in missing:
+            by_length.setdefault(len(clips[key]), []).append(key)
+        bar = tqdm(total=len(missing), desc=f"{self.name} embeddings", unit="clip", leave=False, disable=not progress)
+        with torch.no_grad():
+            for group in by_length.values():
+                for start in range(0, len(group), self.batch_size):
+                    batch_keys = group[start : start + self.batch_size]
+                    batch = torch.from_numpy(np.stack([np.asarray(clips[k], np.float32) for k in batch_keys]))
+                    prepared = to_model_input(batch, sample_rate, None, name="audio")
+                    embedding = self.network.acoustic_embedding(prepared.waveform, prepared.lengths)
+                    for key, row in zip(batch_keys, embedding):
+                        self._embeddings[(key, sample_rate)] = row
+                    bar.update(len(batch_keys))
+        bar.close()
+
+    def distances(
+        self, clips: Mapping[Hashable, np.ndarray], pairs: Sequence[Pair], sample_rate: int, progress: bool = True
+    ) -> np.ndarray:
+        import torch
+
+        if not pairs:
+            return np.zeros(0)
+        self.embed(clips, [key for pair in pairs for key in pair], sample_rate, progress)
+        result = []
+        with torch.no_grad():
+            for start in range(0, len(pairs), 4096):
+                chunk = pairs[start : start + 4096]
+                ref = torch.stack([self._embeddings[(r, sample_rate)] for r, _ in chunk])
+                deg = torch.stack([self._embeddings[(d, sample_rate)] for _, d in chunk])
+                result.append(self.network.lossnet(ref, deg).double().numpy())
+        return np.concatenate(result)
+
+    def clear_cache(self) -> None:
+        self._embeddings.clear()
+
+
+# ---------------------------------------------------------------- registry
+
+_SIGNAL_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int], float], bool]] = {
+    "mse": (mse, False),
+    "sisdr": (si_sdr, True),
+    "lsd": (log_spectral_distance, False),
+    "mrstft": (multi_resolution_stft_distance, False),
+    "pesq": (pesq_mos, True),
+    "stoi": (stoi_score, True),
+    "csig": (_composite_measure("csig"), True),
+    "cbak": (_composite_measure("cbak"), True),
+    "covl": (_composite_measure("covl"), True),
+}
+METRIC_NAMES: tuple[str, ...] = ("cdpam", *_SIGNAL_METRICS)
+FAST_METRICS: tuple[str, ...] = ("mse", "sisdr", "lsd", "mrstft")
+DEFAULT_METRICS: tuple[str, ...] = ("cdpam", "mse", "sisdr", "mrstft", "pesq", "stoi")
+
+
+def build_scorer(name: str) -> Scorer:
+    """A scorer by name: one of :data:`METRIC_NAMES`, or ``checkpoint:PATH``."""
+    name = name.strip()
+    if name == "cdpam":
+        return CDPAMScorer("official", name="cdpam")
+    if name.startswith("checkpoint:"):
+        path = Path(name.split(":", 1)[1]).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist; pass the .pt file written by `cdpam train`")
+        return CDPAMScorer(path, name=f"cdpam[{path.stem}]")
+    if name in _SIGNAL_METRICS:
+        function, higher_is_better = _SIGNAL_METRICS[name]
+        return Scorer(name, function, higher_is_better)
+    raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRIC_NAMES)} or checkpoint:PATH")
+
+
+def build_scorers(names: Sequence[str], weights: Sequence[str | Path] = ()) -> list[Scorer]:
+    """Scorers for ``names`` plus one ``cdpam[...]`` scorer per checkpoint in ``weights``."""
+    scorers = [build_scorer(name) for name in names if name]
+    scorers += [build_scorer(f"checkpoint:{path}") for path in weights]
+    seen = set()
+    for scorer in scorers:
+        if scorer.name in seen:
+            raise ValueError(f"metric {scorer.name!r} requested twice")
+        seen.add(scorer.name)
+    return scorers

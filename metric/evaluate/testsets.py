@@ -1,0 +1,270 @@
+"""Test sets of the protocols, built from a corpus and the perturbation engine.
+
+* :func:`load_clips` cuts equal-length clips of distinct content from a corpus:
+  ``"toy"`` (the embedded toy corpus, :mod:`metric.data.toy`), a folder of audio files, or
+  (when nothing else is there) the official sample clips shipped with the package.
+* :func:`build_monotonicity_set`: every clip perturbed by each family, and each
+  combination of families, at increasing levels; pairs (clean clip, perturbed clip).
+* :func:`build_acoustic_groups`: ``N`` acoustic groups (a family at a level, or a chain),
+  each the same clips perturbed identically: same acoustics, different content inside
+  a group. MP@K retrieves within it; the common-area test samples pairs from it.
+
+All randomness comes from explicit seeds, so a test set is the same on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy.signal import resample_poly
+
+DEFAULT_SAMPLE_RATE = 16000
+SAMPLE_AUDIO_DIR = Path(__file__).resolve().parents[1] / "assets" / "sample_audio"
+
+# Families whose level is a monotone "amount of damage" and that run without extra inputs.
+DEFAULT_MONOTONICITY_FAMILIES: tuple[str, ...] = ("white_noise", "pink_noise", "reverb", "eq", "mp3", "mulaw", "pops", "dropout")
+DEFAULT_COMBINATIONS: tuple[str, ...] = ("white_noise+reverb", "eq+mp3")
+DEFAULT_LEVELS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
+# Ten acoustic groups: distinct families, and distinct levels of the same family.
+DEFAULT_GROUPS: tuple[str, ...] = (
+    "white_noise:0.3",
+    "white_noise:0.8",
+    "pink_noise:0.6",
+    "reverb:0.4",
+    "reverb:0.9",
+    "eq:0.8",
+    "mp3:0.7",
+    "mulaw:0.6",
+    "pops:0.6",
+    "bandlimit:0.7",
+)
+
+
+@dataclass
+class Clip:
+    """An equal-length excerpt of one recording."""
+
+    key: str
+    waveform: np.ndarray  # float32 [T] at the set's sample rate
+    source: str  # file (or utterance id) it was cut from
+    speaker: str = ""
+
+
+@dataclass
+class PairSet:
+    """Recordings and the (reference, degraded) pairs to score, with per-pair facts."""
+
+    sample_rate: int
+    clips: dict[str, np.ndarray] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    info: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class GroupSet:
+    """Perturbed recordings in acoustic groups: ``keys[i]`` is in group ``labels[i]`` with content ``contents[i]``."""
+
+    sample_rate: int
+    clips: dict[str, np.ndarray] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    contents: list[str] = field(default_factory=list)
+
+
+def stable_seed(*parts) -> int:
+    """A seed from text parts, identical in every process (unlike ``hash``)."""
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
+    if source == target:
+        return x
+    divisor = math.gcd(source, target)
+    return resample_poly(x, target // divisor, source // divisor)
+
+
+def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tuple[str, str, np.ndarray]]:
+    """``(name, speaker, mono waveform at sample_rate)`` for every recording of the corpus."""
+    from metric.io import AUDIO_SUFFIXES, read_audio
+
+    if corpus is None or str(corpus) == "sample":
+        files = sorted(SAMPLE_AUDIO_DIR.glob("*.wav"))
+        entries = [(path.stem, "", path) for path in files]
+    elif str(corpus) == "toy":
+        try:
+            from metric.data import toy
+        except ImportError as error:
+            raise RuntimeError(
+                "the embedded toy corpus (metric.data.toy) is not available in this installation; "
+                "pass --corpus DIR with a folder of wav files instead"
+            ) from error
+        utterances = toy.utterances("test", sample_rate) if _has_split(toy, "test") else toy.utterances("train", sample_rate)
+        entries = [(u.utterance_id, u.speaker, Path(u.path)) for u in utterances]
+    else:
+        folder = Path(corpus).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"corpus {folder} is not a folder; pass 'toy' or a folder of audio files")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) under {folder}")
+        entries = [(str(p.relative_to(folder).with_suffix("")), p.parent.name, p) for p in files]
+    recordings = []
+    for name, speaker, path in entries:
+        audio, rate = read_audio(path)
+        mono = audio.mean(axis=0).astype(np.float64)
+        recordings.append((name, speaker, _resample(mono, rate, sample_rate).astype(np.float32)))
+    return recordings
+
+
+def _has_split(toy_module, split: str) -> bool:
+    try:
+        return len(toy_module.utterances(split, DEFAULT_SAMPLE_RATE)) > 0
+    except (ValueError, KeyError, FileNotFoundError):
+        return False
+
+
+def _speech_windows(x: np.ndarray, length: int) -> list[np.ndarray]:
+    """Non-overlapping ``length``-sample windows of ``x``, loudest first, dropping near-silent ones."""
+    if len(x) <= length:
+        return [np.pad(x, (0, length - len(x)))]
+    windows = [x[start : start + length] for start in range(0, len(x) - length + 1, length)]
+    energy = np.array([np.mean(w.astype(np.float64) ** 2) for w in windows])
+    keep = energy >= 1e-3 * energy.max()  # within 30 dB of the loudest window
+    order = np.argsort(-energy)
+    return [windows[i] for i in order if keep[i]]
+
+
+def load_clips(
+    corpus: str | Path | None = "toy", count: int = 21, seconds: float = 1.0, sample_rate: int = DEFAULT_SAMPLE_RATE
+) -> list[Clip]:
+    """``count`` clips of ``seconds`` with distinct content.
+
+    Each recording gives its loudest window first; when the corpus has fewer
+    recordings than ``count``, further (non-overlapping) windows of the same recordings
+    are used, so the content still differs between clips.
+    """
+    length = int(round(seconds * sample_rate))
+    recordings = _corpus_recordings(corpus, sample_rate)
+    per_recording = [(name, speaker, _speech_windows(x, length)) for name, speaker, x in recordings]
+    clips: list[Clip] = []
+    depth = 0
+    while len(clips) < count and any(depth < len(windows) for _, _, windows in per_recording):
+        for name, speaker, windows in per_recording:
+            if depth < len(windows) and len(clips) < count:
+                key = name if depth == 0 else f"{name}#{depth}"
+                clips.append(Clip(key, np.ascontiguousarray(windows[depth], dtype=np.float32), name, speaker))
+        depth += 1
+    if len(clips) < count:
+        raise ValueError(
+            f"the corpus {corpus!r} gives only {len(clips)} distinct {seconds:g}-second clips, {count} needed; "
+            "use a larger corpus, shorter --seconds or a smaller test set"
+        )
+    return clips
+
+
+def _apply(spec: str, waveform: np.ndarray, sample_rate: int, seed: int, sources: Sequence[np.ndarray]) -> np.ndarray:
+    from metric.perturb import Chain
+
+    chain = Chain.parse(spec)
+    # babble needs other talkers: use the other clips of the test set
+    links = [(l.family, l.level, {"sources": list(sources)} if l.family == "babble" else {}) for l in chain.links]
+    return Chain(links)(waveform, sample_rate, seed=seed)
+
+
+def build_monotonicity_set(
+    clips: Sequence[Clip],
+    families: Sequence[str] = DEFAULT_MONOTONICITY_FAMILIES,
+    combinations: Sequence[str] = DEFAULT_COMBINATIONS,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    seed: int = 0,
+    progress: bool = True,
+) -> PairSet:
+    """Pairs (clean clip, clip perturbed at each level) for each family and each combination.
+
+    A combination ``"a+b"`` applies every family in it at the same level.
+    """
+    from tqdm.auto import tqdm
+
+    result = PairSet(sample_rate)
+    for clip in clips:
+        result.clips[clip.key] = clip.waveform
+    conditions = [(family, family) for family in families] + [(combo, combo) for combo in combinations]
+    jobs = [(name, spec, level, clip) for name, spec in conditions for level in levels for clip in clips]
+    for name, spec, level, clip in tqdm(jobs, desc="perturbing", unit="clip", leave=False, disable=not progress):
+        chain = "+".join(f"{part}:{level:g}" for part in spec.split("+"))
+        others = [c.waveform for c in clips if c.key != clip.key]
+        degraded = _apply(chain, clip.waveform, sample_rate, stable_seed(seed, name, level, clip.key), others)
+        key = f"{clip.key}|{chain}"
+        result.clips[key] = degraded
+        result.pairs.append((clip.key, key))
+        result.info.append({"family": name, "level": float(level), "content": clip.key, "combined": "+" in spec})
+    return result
+
+
+def build_acoustic_groups(
+    clips: Sequence[Clip],
+    groups: Sequence[str] = DEFAULT_GROUPS,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    seed: int = 0,
+    progress: bool = True,
+) -> GroupSet:
+    """Each group spec (``"family:level"`` or a chain ``"a:l+b:l"``) applied to every clip.
+
+    A group's files share the perturbation (and its random draws: one seed per group,
+    as the contrastive acoustic pairs of CDPAM share perturbation parameters) and
+    differ in content.
+    """
+    from tqdm.auto import tqdm
+
+    if len(set(groups)) != len(groups):
+        raise ValueError("acoustic group specs must be distinct")
+    result = GroupSet(sample_rate)
+    jobs = [(spec, clip) for spec in groups for clip in clips]
+    for spec, clip in tqdm(jobs, desc="perturbing", unit="clip", leave=False, disable=not progress):
+        others = [c.waveform for c in clips if c.key != clip.key]
+        key = f"{clip.key}|{spec}"
+        result.clips[key] = _apply(spec, clip.waveform, sample_rate, stable_seed(seed, spec), others)
+        result.keys.append(key)
+        result.labels.append(spec)
+        result.contents.append(clip.key)
+    return result
+
+
+def sample_common_area_pairs(groups: GroupSet, count: int = 200, seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``count`` same-acoustic/different-content and ``count`` different-acoustic/different-content pairs.
+
+    Sampled without replacement (fewer if the set has fewer such pairs).
+    """
+    rng = np.random.default_rng(seed)
+    n = len(groups.keys)
+    same, different = [], []
+    for i in range(n):
+        for j in range(n):
+            if i == j or groups.contents[i] == groups.contents[j]:
+                continue
+            (same if groups.labels[i] == groups.labels[j] else different).append((groups.keys[i], groups.keys[j]))
+
+    def pick(pairs):
+        if len(pairs) <= count:
+            return pairs
+        return [pairs[i] for i in sorted(rng.choice(len(pairs), size=count, replace=False))]
+
+    return pick(same), pick(different)
+
+
+def retrieval_queries(groups: GroupSet, per_group: int | None = None, seed: int = 0) -> list[int]:
+    """Indices of the query files: ``per_group`` random files of each group (``None`` = all)."""
+    if per_group is None:
+        return list(range(len(groups.keys)))
+    rng = np.random.default_rng(seed)
+    queries = []
+    for label in dict.fromkeys(groups.labels):
+        members = [i for i, l in enumerate(groups.labels) if l == label]
+        queries += sorted(rng.choice(members, size=min(per_group, len(members)), replace=False).tolist())
+    return queries
