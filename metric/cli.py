@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name == name:  # that part of the project is not there yet
+            if error.name and (name == error.name or name.startswith(error.name + ".")):
+                # that part of the project is not installed here
                 continue
             raise
         module.register(subparsers)
