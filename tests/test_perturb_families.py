@@ -1,0 +1,246 @@
+"""Behaviour of every perturbation family on real speech (the official sample clip)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import stft as scipy_stft
+from scipy.stats import spearmanr
+
+from metric.perturb import FAMILIES, Chain, describe, derived_seed, perturb, random_families
+from metric.perturb.audio_files import resample
+from metric.perturb.filters import band_split
+from metric.perturb.room import room_impulse_response
+
+RATE = 16000
+LEVELS = np.linspace(0.0, 1.0, 6)
+
+
+@pytest.fixture(scope="module")
+def speech(clips) -> np.ndarray:
+    """2.5 s of real speech at 16 kHz."""
+    return resample(clips["ref"], 22050, RATE)
+
+
+@pytest.fixture(scope="module")
+def noise_recording() -> np.ndarray:
+    """A stand-in 'recorded' noise: low-passed noise with a hum, 1.3 s (shorter than the speech: must loop)."""
+    rng = np.random.default_rng(123)
+    t = np.arange(int(1.3 * RATE)) / RATE
+    return (0.05 * np.sin(2 * np.pi * 120 * t) + 0.05 * np.convolve(rng.standard_normal(len(t)), np.ones(8) / 8, "same"))
+
+
+def options(family: str, noise_recording) -> dict:
+    return {"noise_files": [noise_recording]} if family == "noise_file" else {}
+
+
+def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of the RMS difference (dB) of the power spectra."""
+    A = np.abs(scipy_stft(a, nperseg=512, noverlap=384)[2]) ** 2
+    B = np.abs(scipy_stft(b, nperseg=512, noverlap=384)[2]) ** 2
+    diff = 10 * np.log10(A + 1e-8) - 10 * np.log10(B + 1e-8)
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
+def snr_db(reference: np.ndarray, degraded: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / max(np.sum((reference - degraded) ** 2), 1e-30)))
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "time_shift"])
+def test_change_grows_with_level(family, speech, noise_recording):
+    seeds = (0, 1) if family in random_families() else (0,)
+    change = [
+        np.mean([log_spectral_distance(speech, perturb(speech, RATE, family, level, seed=s, **options(family, noise_recording))) for s in seeds])
+        for level in LEVELS
+    ]
+    rho = spearmanr(LEVELS, change)[0]
+    assert rho >= 0.9, f"{family}: log-spectral distance per level {np.round(change, 2)} (Spearman {rho:.2f})"
+    assert change[-1] > change[0] + 0.5, f"{family}: level 1 barely differs from level 0: {change}"
+
+
+def test_time_shift_moves_the_signal_by_the_documented_amount(speech):
+    for level in (0.2, 0.6, 1.0):
+        y = perturb(speech, RATE, "time_shift", level, seed=3)
+        expected = describe("time_shift", level, RATE)["shift_samples"]
+        corr = np.correlate(np.pad(y, expected + 10), speech, "valid")
+        measured = int(np.argmax(corr)) - (expected + 10)
+        assert abs(measured) == expected
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_contract_length_dtype_range(family, speech, noise_recording):
+    loud = np.clip(speech * 8.0, -1.0, 1.0).astype(np.float64)  # near full scale: families must not overflow
+    for signal in (speech, loud, speech[:1001]):
+        y = perturb(signal, RATE, family, 0.7, seed=5, **options(family, noise_recording))
+        assert y.dtype == np.float32
+        assert y.shape == signal.shape
+        assert np.all(np.isfinite(y)) and np.max(np.abs(y)) <= 1.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reproducible_per_seed_and_different_across_seeds(family, speech, noise_recording):
+    kw = options(family, noise_recording)
+    first = perturb(speech, RATE, family, 0.6, seed=11, **kw)
+    again = perturb(speech.copy(), RATE, family, 0.6, seed=11, **kw)
+    np.testing.assert_array_equal(first, again)
+    others = [perturb(speech, RATE, family, 0.6, seed=s, **kw) for s in (12, 13, 14)]
+    if family in random_families():
+        assert any(not np.array_equal(first, other) for other in others)
+    else:
+        assert all(np.array_equal(first, other) for other in others)
+
+
+@pytest.mark.parametrize("family", ["gain", "clipping", "dropout", "bandlimit", "eq", "time_shift"])
+def test_level_zero_is_identity_where_the_family_allows(family, speech):
+    np.testing.assert_allclose(perturb(speech, RATE, family, 0.0, seed=2), speech, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["white_noise", "pink_noise", "brown_noise", "babble", "mulaw"])
+def test_level_zero_is_nearly_inaudible(family, speech):
+    assert snr_db(speech, perturb(speech, RATE, family, 0.0, seed=2)) > 45.0
+
+
+def test_noise_families_hit_the_documented_noise_rms(speech, noise_recording):
+    silence = np.zeros_like(speech)
+    for family in ("white_noise", "pink_noise", "brown_noise", "babble", "noise_file"):
+        for level in (0.3, 0.8):
+            y = perturb(silence, RATE, family, level, seed=4, **options(family, noise_recording))
+            assert np.sqrt(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(describe(family, level, RATE)["noise_rms"], rel=0.02)
+
+
+def test_noise_colours_have_their_spectral_slopes():
+    silence = np.zeros(4 * RATE)
+    def slope(family):
+        y = perturb(silence, RATE, family, 1.0, seed=0).astype(np.float64)
+        power = np.abs(np.fft.rfft(y)) ** 2
+        freqs = np.fft.rfftfreq(len(y), 1 / RATE)
+        band = (freqs > 100) & (freqs < 4000)
+        return np.polyfit(np.log10(freqs[band]), 10 * np.log10(power[band]), 1)[0]  # dB per decade
+    assert abs(slope("white_noise")) < 1.5
+    assert slope("pink_noise") == pytest.approx(-10, abs=1.5)
+    assert slope("brown_noise") == pytest.approx(-20, abs=1.5)
+
+
+def test_babble_uses_the_sources_given(speech):
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)
+    y = perturb(np.zeros_like(speech), RATE, "babble", 1.0, seed=0, sources=[tone])
+    spectrum = np.abs(np.fft.rfft(y))
+    peak_hz = np.argmax(spectrum) * RATE / len(y)
+    assert peak_hz == pytest.approx(440, abs=2)
+
+
+def test_noise_file_reads_files_and_loops(tmp_path, noise_recording, speech):
+    path = tmp_path / "noise.flac"
+    sf.write(path, resample(noise_recording, RATE, 48000), 48000)  # another rate: resampled on read
+    y = perturb(np.zeros_like(speech), RATE, "noise_file", 1.0, seed=0, noise_files=[path])
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.argmax(spectrum) * RATE / len(y) == pytest.approx(120, abs=2)  # the hum survived
+    with pytest.raises(ValueError, match="noise_files"):
+        perturb(speech, RATE, "noise_file", 0.5)
+
+
+def test_reverb_impulse_response_decays_at_the_documented_rt60():
+    for level in (0.3, 0.7, 1.0):
+        rt60 = describe("reverb", level, RATE)["rt60_s"]
+        h = room_impulse_response(rt60, RATE, np.random.default_rng(0))
+        tail = h[int(0.005 * RATE):]
+        # Schroeder backward integration; fit the -5 .. -25 dB range and extrapolate to -60 dB (T20)
+        energy = np.cumsum(tail[::-1] ** 2)[::-1]
+        edc = 10 * np.log10(energy / energy[0])
+        fit = (edc <= -5) & (edc >= -25)
+        t = np.arange(len(edc)) / RATE
+        slope = np.polyfit(t[fit], edc[fit], 1)[0]
+        # low frequencies carry most of the energy and decay at the nominal rate; highs decay 2x faster
+        assert -60 / slope == pytest.approx(rt60, rel=0.25)
+
+
+def test_eq_bands_sum_back_and_cut_the_right_band(speech):
+    low, mid, high = band_split(speech.astype(np.float64), RATE)
+    np.testing.assert_allclose(low + mid + high, speech, atol=1e-6)
+    def band_energy(x, lo, hi):
+        power = np.abs(np.fft.rfft(x)) ** 2
+        freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+        return power[(freqs >= lo) & (freqs < hi)].sum()
+    assert band_energy(low, 2000, 8000) < 1e-4 * band_energy(speech, 2000, 8000)
+    assert band_energy(high, 0, 250) < 1e-4 * band_energy(speech, 0, 250)
+    y = perturb(speech, RATE, "eq", 1.0, seed=9)  # the strongest band is cut by exactly 20 dB
+    ratios = [10 * np.log10(band_energy(y, lo, hi) / band_energy(speech, lo, hi)) for lo, hi in ((0, 300), (650, 850), (2000, 8000))]
+    assert min(ratios) == pytest.approx(-20.0, abs=1.5)
+    assert max(ratios) <= 0.5
+
+
+def test_bandlimit_removes_energy_above_the_cutoff(speech):
+    y = perturb(speech, RATE, "bandlimit", 0.6, seed=0)
+    cutoff = describe("bandlimit", 0.6, RATE)["cutoff_hz"]
+    freqs = np.fft.rfftfreq(len(y), 1 / RATE)
+    above = freqs > 1.5 * cutoff
+    power_in = np.sum(np.abs(np.fft.rfft(speech))[above] ** 2)
+    power_out = np.sum(np.abs(np.fft.rfft(y))[above] ** 2)
+    assert power_out < 1e-4 * power_in
+
+
+def test_damage_families_match_their_parameters(speech):
+    n = len(speech)
+    pops = perturb(speech, RATE, "pops", 0.5, seed=1)
+    assert np.sum(pops != speech) == pytest.approx(describe("pops", 0.5, RATE)["fraction"] * n, rel=0.05)
+    long = np.tile(speech, 8)
+    dropped = perturb(long, RATE, "dropout", 0.5, seed=1)
+    packet = int(0.02 * RATE)
+    lost = [np.all(dropped[i : i + packet] == 0) and np.any(long[i : i + packet] != 0) for i in range(0, len(long) - packet, packet)]
+    assert np.mean(lost) == pytest.approx(0.2, abs=0.04)
+    clipped = perturb(speech, RATE, "clipping", 0.5, seed=0)
+    assert np.max(np.abs(clipped)) == pytest.approx(np.max(np.abs(speech)) * 10 ** (-15 / 20), rel=1e-5)
+    quiet = perturb(speech, RATE, "gain", 0.5, seed=0)
+    assert 20 * np.log10(np.max(np.abs(quiet)) / np.max(np.abs(speech))) == pytest.approx(-10.0, abs=1e-3)
+
+
+def test_damage_is_nested_across_levels_for_one_seed(speech):
+    low = perturb(speech, RATE, "dropout", 0.3, seed=8) == 0
+    high = perturb(speech, RATE, "dropout", 0.7, seed=8) == 0
+    assert np.all(high[low & (speech != 0)])
+
+
+def test_mulaw_quantises_to_at_most_2_to_the_bits_levels(speech):
+    for level in (1.0, 0.8):
+        bits = describe("mulaw", level, RATE)["bits"]
+        y = perturb(speech, RATE, "mulaw", level)
+        assert len(np.unique(y)) <= int(np.ceil(2**bits))
+    one_bit = perturb(speech, RATE, "mulaw", 1.0)  # two levels: the sign of each sample survives
+    assert len(np.unique(one_bit)) == 2 and np.unique(one_bit)[0] == -np.unique(one_bit)[1]
+    assert np.all(np.sign(one_bit[speech != 0]) == np.sign(speech[speech != 0]))
+
+
+def test_griffin_lim_keeps_the_magnitude_and_loses_the_phase(speech):
+    y = perturb(speech, RATE, "griffin_lim", 0.0, seed=0)
+    assert snr_db(speech, y) < 3.0  # the waveform is different ...
+    assert log_spectral_distance(speech, y) < 0.5 * log_spectral_distance(speech, perturb(speech, RATE, "griffin_lim", 1.0))
+
+
+def test_chain_applies_links_in_order_with_derived_seeds(speech):
+    chain = Chain([("white_noise", 0.3), ("mp3", 0.5), ("babble", 0.2, {"talkers": 2})])
+    y = chain(speech, RATE, seed=21)
+    manual = perturb(speech, RATE, "white_noise", 0.3, seed=derived_seed(21, 0))
+    manual = perturb(manual, RATE, "mp3", 0.5, seed=derived_seed(21, 1))
+    manual = perturb(manual, RATE, "babble", 0.2, seed=derived_seed(21, 2), talkers=2)
+    np.testing.assert_array_equal(y, manual)
+    np.testing.assert_array_equal(y, chain(speech, RATE, seed=21))
+    assert not np.array_equal(y, chain(speech, RATE, seed=22))
+    assert derived_seed(21, 0) != derived_seed(21, 1)
+    assert Chain.parse(chain.spec()).spec() == "white_noise:0.3+mp3:0.5+babble:0.2"
+    assert [d["family"] for d in chain.describe(RATE)] == ["white_noise", "mp3", "babble"]
+
+
+def test_torch_input_and_errors(speech):
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(perturb(torch.from_numpy(speech), RATE, "pops", 0.4), perturb(speech, RATE, "pops", 0.4))
+    with pytest.raises(ValueError, match="known families: .*white_noise"):
+        perturb(speech, RATE, "whitenoise", 0.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        perturb(speech, RATE, "gain", 1.5)
+    with pytest.raises(ValueError, match="mono"):
+        perturb(np.stack([speech, speech, speech]), RATE, "gain", 0.5)
+    with pytest.raises(TypeError, match="int16"):
+        perturb((speech * 32767).astype(np.int16), RATE, "gain", 0.5)
+    with pytest.raises(ValueError, match="chain link"):
+        Chain([("gain",)])
