@@ -1,0 +1,71 @@
+"""``CDPAMMetric`` (torchmetrics) and a per-utterance function for SpeechBrain's ``MetricStats``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torchmetrics import Metric
+
+from metric.audio import parse_lengths
+from metric.module import CDPAM
+
+from ._shapes import as_batch_of_waveforms
+
+
+class CDPAMMetric(Metric):
+    """Mean CDPAM distance over every utterance seen (lower is better).
+
+    ``update(preds, target, length=None)`` accumulates the per-utterance distances;
+    ``compute()`` returns their mean, summed across processes under DDP.
+
+    Example::
+
+        metric = CDPAMMetric(sample_rate=16000)
+        for noisy, clean in loader:
+            metric.update(model(noisy), clean)
+        print(metric.compute())
+    """
+
+    is_differentiable = True
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, sample_rate: int, weights: str | Path = "official", **kwargs):
+        super().__init__(**kwargs)
+        self.cdpam = CDPAM(sample_rate=sample_rate, weights=weights)
+        self.add_state("sum_distance", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor, length=None) -> None:
+        preds = as_batch_of_waveforms(preds, "preds")
+        target = as_batch_of_waveforms(target, "target")
+        lengths = parse_lengths(length, preds.shape[0], preds.shape[-1], "length")
+        distances = self.cdpam(target, preds, lengths)
+        self.sum_distance += distances.detach().double().sum().to(self.sum_distance.device)
+        self.count += distances.numel()
+
+    def compute(self) -> torch.Tensor:
+        if int(self.count) == 0:
+            raise RuntimeError("CDPAMMetric.compute() called before any update()")
+        return (self.sum_distance / self.count).float()
+
+
+class CDPAMPerUtterance:
+    """Per-utterance CDPAM distances for SpeechBrain's ``MetricStats``.
+
+    ``MetricStats(metric=CDPAMPerUtterance(sample_rate=16000))`` then
+    ``stats.append(ids, predictions, targets, lengths)`` (relative lengths, as
+    SpeechBrain passes them) and ``stats.summarize("average")``.
+    """
+
+    def __init__(self, sample_rate: int, weights: str | Path = "official"):
+        self.cdpam = CDPAM(sample_rate=sample_rate, weights=weights)
+
+    def __call__(self, predictions: torch.Tensor, targets: torch.Tensor, length=None) -> torch.Tensor:
+        predictions = as_batch_of_waveforms(predictions, "predictions")
+        targets = as_batch_of_waveforms(targets, "targets")
+        lengths = parse_lengths(length, predictions.shape[0], predictions.shape[-1], "length")
+        self.cdpam.to(predictions.device)
+        with torch.no_grad():
+            return self.cdpam(targets.detach(), predictions.detach(), lengths)
