@@ -123,6 +123,8 @@ def run_retrieval(
         "test_set": {
             "groups": list(sizes),
             "files_per_group": min(sizes.values()),
+            # the best reachable MP@K when groups hold fewer than K + 1 files
+            "ceiling": {f"mp@{k}": min(1.0, (min(sizes.values()) - 1) / k) for k in ks if k < n},
             "queries": len(queries),
             "pairs": len(pairs),
         },
