@@ -52,7 +52,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help=f"comma-separated metrics from {', '.join(METRIC_NAMES)} or checkpoint:PATH (default: {','.join(DEFAULT_METRICS)})")
     parser.add_argument("--weights", action="append", default=[], metavar="PATH",
                         help="a CDPAM checkpoint trained with this project, scored as an extra metric (repeatable)")
-    parser.add_argument("--corpus", default="toy", help="'toy' (embedded corpus, default), 'sample' (the 3 official clips) or a folder of audio files")
+    parser.add_argument("--corpus", default="toy", help="'toy' (embedded corpus, test split; 'toy:train' for another split), 'sample' (the 3 official clips) or a folder of audio files")
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="output folder (default: ./evaluation)")
     parser.add_argument("--triplets", type=Path, help="2AFC listening test CSV: reference,a,b,p_a")
     parser.add_argument("--mos", type=Path, help="MOS listening test CSV: reference,degraded,mos,speaker,condition")

@@ -1,8 +1,9 @@
 """Test sets of the protocols, built from a corpus and the perturbation engine.
 
 * :func:`load_clips` cuts equal-length clips of distinct content from a corpus:
-  ``"toy"`` (the embedded toy corpus, :mod:`metric.data.toy`), a folder of audio files, or
-  (when nothing else is there) the official sample clips shipped with the package.
+  ``"toy"`` (the embedded toy corpus, :mod:`metric.data.toy`, test split; ``"toy:train"``
+  for another split), a folder of audio files, or ``"sample"`` (the three official
+  sample clips shipped with the package).
 * :func:`build_monotonicity_set`: every clip perturbed by each family, and each
   combination of families, at increasing levels; pairs (clean clip, perturbed clip).
 * :func:`build_acoustic_groups`: ``N`` acoustic groups (a family at a level, or a chain),
@@ -95,7 +96,7 @@ def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tupl
     if corpus is None or str(corpus) == "sample":
         files = sorted(SAMPLE_AUDIO_DIR.glob("*.wav"))
         entries = [(path.stem, "", path) for path in files]
-    elif str(corpus) == "toy":
+    elif str(corpus) == "toy" or str(corpus).startswith("toy:"):
         try:
             from metric.data import toy
         except ImportError as error:
@@ -103,7 +104,10 @@ def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tupl
                 "the embedded toy corpus (metric.data.toy) is not available in this installation; "
                 "pass --corpus DIR with a folder of wav files instead"
             ) from error
-        utterances = toy.utterances("test", sample_rate) if _has_split(toy, "test") else toy.utterances("train", sample_rate)
+        split = str(corpus).partition(":")[2]
+        if not split:  # held-out speakers by default: checkpoints trained on "train" never heard them
+            split = "test" if _has_split(toy, "test") else "train"
+        utterances = toy.utterances(split, sample_rate)
         entries = [(u.utterance_id, u.speaker, Path(u.path)) for u in utterances]
     else:
         folder = Path(corpus).expanduser()
