@@ -88,13 +88,17 @@ class JNDPairs(Dataset):
         root: folder the JND audio was unzipped into (see the module docs for the layout).
         subsets: any of ``combined``, ``linear``, ``reverb``, ``eq``.
         sample_rate: output rate (the audio is 48 kHz; CDPAM works at 22,050 Hz).
-        check_files: verify up front that every file exists and raise one error listing
-            the missing ones (set False to skip on a huge, trusted download).
+        missing: what to do about label rows whose audio is not under ``root``:
+            ``"error"`` (default) raises one error listing the missing files, ``"skip"``
+            keeps only complete pairs (for a partial download; ``skipped`` says how
+            many were dropped), ``"ignore"`` does not check (a huge, trusted download).
         label_dir: other label files in the same format (defaults to the shipped copies).
     """
 
     def __init__(self, root: str | Path, subsets: Sequence[str] = JND_SUBSETS, sample_rate: int = 22050,
-                 check_files: bool = True, label_dir: str | Path | None = None):
+                 missing: str = "error", label_dir: str | Path | None = None):
+        if missing not in ("error", "skip", "ignore"):
+            raise ValueError(f"missing must be 'error', 'skip' or 'ignore', got {missing!r}")
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise FileNotFoundError(
@@ -103,7 +107,14 @@ class JNDPairs(Dataset):
             )
         self.pairs = read_jnd_labels(subsets, label_dir)
         self.sample_rate = int(sample_rate)
-        if check_files:
+        self.skipped = 0
+        if missing == "skip":
+            complete = [p for p in self.pairs if (self.root / p.reference).is_file() and (self.root / p.perturbed).is_file()]
+            self.skipped = len(self.pairs) - len(complete)
+            self.pairs = complete
+            if not self.pairs:
+                raise FileNotFoundError(f"none of the JND audio files named by the label files is under {self.root}")
+        elif missing == "error":
             missing = missing_files(self.root, self.pairs)
             if missing:
                 shown = "\n  ".join(str(p) for p in missing[:20])
