@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 LEAKY_SLOPE = 0.2
+MIN_FRAMES = 4  # reflection padding of 3 needs 4 frames
 
 
 @dataclass(frozen=True)
@@ -113,5 +114,10 @@ class Generator(nn.Module):
         if mel.dim() != 3 or mel.shape[1] != self.config.n_mels:
             raise ValueError(
                 f"Expected a log-mel batch [B, {self.config.n_mels}, frames], got shape {tuple(mel.shape)}."
+            )
+        if mel.shape[-1] < MIN_FRAMES:
+            raise ValueError(
+                f"The generator needs at least {MIN_FRAMES} mel frames (its 7x1 input convolution pads by "
+                f"reflection), got {mel.shape[-1]}: pass at least {MIN_FRAMES * self.hop_length} samples of audio."
             )
         return self.layers(mel)

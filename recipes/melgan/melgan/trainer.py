@@ -111,7 +111,7 @@ class Trainer:
         self.cdpam_weight = float(cfg.variant.cdpam_weight)
         self.cdpam = None
         if self.cdpam_weight > 0:
-            self.cdpam = build_cdpam_loss(self.cdpam_weight, cfg.variant.cdpam_segment_seconds).to(self.device)
+            self.cdpam = build_cdpam_loss(self.cdpam_weight, train.cdpam_segment_seconds).to(self.device)
 
         if train.resume and self.checkpoint_path.is_file():
             self._resume(self.checkpoint_path)
@@ -202,9 +202,8 @@ class Trainer:
         loss_fm = feature_matching_loss(real_act, fake_act)
         loss_g = loss_adv + float(train.feature_matching_weight) * loss_fm
         logs = {"loss_d": loss_d.item(), "loss_g_adv": loss_adv.item(), "loss_fm": loss_fm.item()}
-        every = int(self.cfg.variant.cdpam_every)
-        if self.cdpam is not None and self.step % every == 0:
-            items = self.cfg.variant.cdpam_items or batch
+        if self.cdpam is not None and self.step % int(train.cdpam_every) == 0:
+            items = train.cdpam_items or batch
             loss_cdpam = self.cdpam(fake[:items], real[:items])
             loss_g = loss_g + loss_cdpam
             logs["loss_cdpam_weighted"] = loss_cdpam.item()
