@@ -79,7 +79,7 @@ def test_unknown_metrics_and_missing_checkpoints_are_clear_errors(tmp_path):
 
 
 def test_cdpam_scorer_from_cached_embeddings_matches_cdpam_distance():
-    clips = {name: speech(name, 0.5).astype(np.float32) for name in ("ref.wav", "2.wav", "4.wav")}
+    clips = {name: speech(name, 0.3).astype(np.float32) for name in ("ref.wav", "2.wav", "4.wav")}
     pairs = [("ref.wav", "2.wav"), ("ref.wav", "4.wav"), ("2.wav", "4.wav"), ("4.wav", "4.wav")]
     scorer = CDPAMScorer()
     got = scorer.distances(clips, pairs, 16000, progress=False)
@@ -88,3 +88,11 @@ def test_cdpam_scorer_from_cached_embeddings_matches_cdpam_distance():
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert got[3] == 0.0
     assert scorer.distance(clips["ref.wav"], clips["2.wav"], 16000) == pytest.approx(expected[0], abs=1e-4)
+
+
+def test_cdpam_cache_never_confuses_two_recordings_with_the_same_name():
+    a, b = speech("ref.wav", 0.3).astype(np.float32), speech("2.wav", 0.3).astype(np.float32)
+    scorer = CDPAMScorer()
+    first = scorer.distances({"x": a, "y": a}, [("x", "y")], 16000, progress=False)
+    second = scorer.distances({"x": a, "y": b}, [("x", "y")], 16000, progress=False)  # "y" is new audio
+    assert first[0] == 0.0 and second[0] > 0.01

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from pathlib import Path
 from typing import Callable, Hashable, Mapping, Sequence
 
@@ -191,7 +192,7 @@ class CDPAMScorer(Scorer):
         super().__init__(name or "cdpam", self._pair_distance, higher_is_better=False)
         self.weights = weights if str(weights) == "official" else Path(weights)
         self.batch_size = batch_size
-        self._embeddings: dict[tuple[Hashable, int], object] = {}
+        self._embeddings: dict[tuple, object] = {}
         from metric.functional import shared_network
 
         self.network = shared_network(self.weights)  # fails now, with a clear error, on a bad path
@@ -204,13 +205,20 @@ class CDPAMScorer(Scorer):
         with torch.no_grad():
             return float(cdpam_distance(reference.astype(np.float32), degraded.astype(np.float32), sample_rate, weights=self.weights)[0])
 
-    def embed(self, clips: Mapping[Hashable, np.ndarray], keys: Sequence[Hashable], sample_rate: int, progress: bool = True):
-        """Cache the acoustic embeddings of ``keys`` (same-length clips are batched together)."""
+    @staticmethod
+    def _cache_key(key: Hashable, waveform: np.ndarray, sample_rate: int) -> tuple:
+        # The audio's checksum is part of the key: two test sets may reuse a name for other audio.
+        audio = np.ascontiguousarray(waveform, dtype=np.float32)
+        return (key, sample_rate, len(audio), zlib.crc32(audio.tobytes()))
+
+    def embed(self, clips: Mapping[Hashable, np.ndarray], keys: Sequence[Hashable], sample_rate: int, progress: bool = True) -> dict:
+        """Acoustic embeddings of ``keys`` (cached; same-length clips are batched together)."""
         import torch
 
         from metric.audio import to_model_input
 
-        missing = [key for key in dict.fromkeys(keys) if (key, sample_rate) not in self._embeddings]
+        cache_keys = {key: self._cache_key(key, clips[key], sample_rate) for key in dict.fromkeys(keys)}
+        missing = [key for key, cache_key in cache_keys.items() if cache_key not in self._embeddings]
         by_length: dict[int, list[Hashable]] = {}
         for key in missing:
             by_length.setdefault(len(clips[key]), []).append(key)
@@ -223,9 +231,10 @@ class CDPAMScorer(Scorer):
                     prepared = to_model_input(batch, sample_rate, None, name="audio")
                     embedding = self.network.acoustic_embedding(prepared.waveform, prepared.lengths)
                     for key, row in zip(batch_keys, embedding):
-                        self._embeddings[(key, sample_rate)] = row
+                        self._embeddings[cache_keys[key]] = row
                     bar.update(len(batch_keys))
         bar.close()
+        return {key: self._embeddings[cache_key] for key, cache_key in cache_keys.items()}
 
     def distances(
         self, clips: Mapping[Hashable, np.ndarray], pairs: Sequence[Pair], sample_rate: int, progress: bool = True
@@ -234,13 +243,13 @@ class CDPAMScorer(Scorer):
 
         if not pairs:
             return np.zeros(0)
-        self.embed(clips, [key for pair in pairs for key in pair], sample_rate, progress)
+        embeddings = self.embed(clips, [key for pair in pairs for key in pair], sample_rate, progress)
         result = []
         with torch.no_grad():
             for start in range(0, len(pairs), 4096):
                 chunk = pairs[start : start + 4096]
-                ref = torch.stack([self._embeddings[(r, sample_rate)] for r, _ in chunk])
-                deg = torch.stack([self._embeddings[(d, sample_rate)] for _, d in chunk])
+                ref = torch.stack([embeddings[r] for r, _ in chunk])
+                deg = torch.stack([embeddings[d] for _, d in chunk])
                 result.append(self.network.lossnet(ref, deg).double().numpy())
         return np.concatenate(result)
 

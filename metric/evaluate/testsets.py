@@ -204,7 +204,7 @@ def build_monotonicity_set(
         chain = "+".join(f"{part}:{level:g}" for part in spec.split("+"))
         others = [c.waveform for c in clips if c.key != clip.key]
         degraded = _apply(chain, clip.waveform, sample_rate, stable_seed(seed, name, level, clip.key), others)
-        key = f"{clip.key}|{chain}"
+        key = f"monotonicity/{clip.key}|{chain}"
         result.clips[key] = degraded
         result.pairs.append((clip.key, key))
         result.info.append({"family": name, "level": float(level), "content": clip.key, "combined": "+" in spec})
@@ -232,7 +232,7 @@ def build_acoustic_groups(
     jobs = [(spec, clip) for spec in groups for clip in clips]
     for spec, clip in tqdm(jobs, desc="perturbing", unit="clip", leave=False, disable=not progress):
         others = [c.waveform for c in clips if c.key != clip.key]
-        key = f"{clip.key}|{spec}"
+        key = f"group/{clip.key}|{spec}"
         result.clips[key] = _apply(spec, clip.waveform, sample_rate, stable_seed(seed, spec), others)
         result.keys.append(key)
         result.labels.append(spec)
