@@ -116,7 +116,8 @@ def plot_monotonicity(result: dict, out_dir: Path) -> list[Path]:
             means = [np.nanmean(distances[mask & (levels == x)]) for x in xs]
             ax.plot(xs, means, marker="o", linestyle="--" if "+" in family else "-", label=family)
         sc = result["metrics"][metric]["mono"]
-        ax.set(xlabel="perturbation level", ylabel=f"{metric} distance" + (" (−score)" if np.nanmax(distances) <= 0 else ""),
+        negated = result["metrics"][metric].get("higher_is_better", False)
+        ax.set(xlabel="perturbation level", ylabel=f"−{metric} (negated score)" if negated else f"{metric} distance",
                title=f"{metric}: distance vs level (Mono = {sc:.2f})")
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)

@@ -50,6 +50,7 @@ def run_monotonicity(scorers: Sequence[Scorer], test_set: PairSet, progress: boo
             "mono_combined": float(np.mean(chained)) if chained else float("nan"),
             "per_family": result["per_family"],
             "unscored_pairs": int((~ok).sum()),
+            "higher_is_better": scorer.higher_is_better,
         }
         raw[scorer.name] = distances.tolist()
     return {
@@ -81,6 +82,7 @@ def run_common_area(
             "mean_same": float(np.mean(d_same_ok)),
             "mean_different": float(np.mean(d_diff_ok)),
             "unscored_pairs": int(len(distances) - len(d_same_ok) - len(d_diff_ok)),
+            "higher_is_better": scorer.higher_is_better,
         }
         raw[scorer.name] = {"same": d_same_ok.tolist(), "different": d_diff_ok.tolist()}
     return {
