@@ -1,0 +1,93 @@
+"""Noisy/clean segments from a manifest (see ``recipes/common/enhancement_manifests.py``)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from recipes.common.enhancement_manifests import read_manifest
+
+
+class NoisyCleanSegments(Dataset):
+    """``(noisy [T], clean [T])`` float tensors cut from the pairs of a manifest.
+
+    Args:
+        manifest: path of a ``<split>.json`` manifest (or its list of entries).
+        segment_seconds: length of each example; ``None`` yields whole files (batch size 1).
+        stride_seconds: hop between the nominal segment starts of a file (default: the segment).
+        random_shift: move each segment start by up to ``stride / 2`` at random (training),
+            in the spirit of DEMUCS' random shift augmentation.
+        cache: keep decoded audio in memory (small corpora).
+
+    Files shorter than a segment are zero-padded at the end.
+    """
+
+    def __init__(
+        self,
+        manifest: str | Path | list[dict],
+        segment_seconds: float | None = 1.0,
+        stride_seconds: float | None = None,
+        random_shift: bool = False,
+        sample_rate: int = 16_000,
+        cache: bool = True,
+    ):
+        self.entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
+        if not self.entries:
+            raise ValueError(f"Manifest {manifest} is empty: check the data preparation stage.")
+        wrong_rate = [e["id"] for e in self.entries if int(e["sample_rate"]) != sample_rate]
+        if wrong_rate:
+            raise ValueError(f"Manifest entries {wrong_rate[:3]} are not at {sample_rate} Hz: re-run data preparation.")
+        self.sample_rate = sample_rate
+        self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
+        stride = stride_seconds if stride_seconds is not None else segment_seconds
+        self.stride = None if stride is None else max(1, int(round(stride * sample_rate)))
+        self.random_shift = random_shift
+        self.cache = cache
+        self._audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.examples: list[tuple[int, int]] = []
+        for index, entry in enumerate(self.entries):
+            samples = int(entry["samples"])
+            if self.segment is None or samples <= self.segment:
+                self.examples.append((index, 0))
+            else:
+                starts = range(0, samples - self.segment + 1, self.stride)
+                self.examples.extend((index, start) for start in starts)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index in self._audio:
+            return self._audio[index]
+        entry = self.entries[index]
+        noisy, noisy_rate = sf.read(entry["noisy"], dtype="float32")
+        clean, clean_rate = sf.read(entry["clean"], dtype="float32")
+        if noisy.ndim != 1 or clean.ndim != 1 or noisy_rate != self.sample_rate or clean_rate != self.sample_rate:
+            raise ValueError(f"{entry['id']}: expected mono {self.sample_rate} Hz audio; re-run data preparation.")
+        if len(noisy) != len(clean):
+            raise ValueError(f"{entry['id']}: noisy has {len(noisy)} samples, clean {len(clean)}.")
+        if self.cache:
+            self._audio[index] = (noisy, clean)
+        return noisy, clean
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index, start = self.examples[item]
+        noisy, clean = self._load(index)
+        if self.segment is None:
+            return torch.from_numpy(noisy.copy()), torch.from_numpy(clean.copy())
+        if self.random_shift and len(noisy) > self.segment:
+            jitter = random.randint(-self.stride // 2, self.stride // 2)
+            start = min(max(0, start + jitter), len(noisy) - self.segment)
+        noisy, clean = noisy[start : start + self.segment], clean[start : start + self.segment]
+        if len(noisy) < self.segment:
+            pad = self.segment - len(noisy)
+            noisy, clean = np.pad(noisy, (0, pad)), np.pad(clean, (0, pad))
+        return torch.from_numpy(noisy.copy()), torch.from_numpy(clean.copy())
+
+    def entry(self, item: int) -> dict:
+        return self.entries[self.examples[item][0]]
