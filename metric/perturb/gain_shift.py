@@ -13,7 +13,7 @@ MAX_SHIFT_S = 0.25  # CDPAM's silence augmentation: 0.25 s
 
 
 def gain_parameters(level: float, sample_rate: int) -> dict[str, Any]:
-    return {"gain_db": -MAX_CUT_DB * level}
+    return {"gain_db": 0.0 - MAX_CUT_DB * level}
 
 
 def _gain(x, sample_rate, params, rng, **_):
