@@ -107,3 +107,23 @@ def test_missing_inputs_are_reported(tmp_path, capsys):
     assert "unknown metric" in capsys.readouterr().err
     assert main(["evaluate", "retrieval", "--corpus", str(tmp_path / "nowhere"), "--metrics", "mse", "--quiet", "--out", str(tmp_path)]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_checkpoint_is_scored_beside_the_official_weights(tmp_path):
+    """--weights PATH adds a cdpam[<stem>] column; a checkpoint holding the official
+    weights must give the official numbers."""
+    from metric.functional import shared_network
+    from metric.weights import save_network
+
+    checkpoint = save_network(shared_network("official"), tmp_path / "copy_of_official.pt")
+    out = tmp_path / "eval"
+    code = main(
+        ["evaluate", "monotonicity", "--metrics", "cdpam", "--weights", str(checkpoint), *TINY, "--out", str(out),
+         "--contents", "1", "--families", "pops", "--combinations", "", "--levels", "0.2,0.8", "--no-plots"]
+    )
+    assert code == 0
+    result = json.loads((out / "results.json").read_text())["results"][0]
+    official = result["raw"]["distances"]["cdpam"]
+    mine = result["raw"]["distances"]["cdpam[copy_of_official]"]
+    np.testing.assert_allclose(mine, official, atol=1e-5)
+    assert "| cdpam[copy_of_official] |" in (out / "results.md").read_text()
