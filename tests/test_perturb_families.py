@@ -71,7 +71,7 @@ def test_time_shift_moves_the_signal_by_the_documented_amount(speech):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_contract_length_dtype_range(family, speech, noise_recording):
     loud = np.clip(speech * 8.0, -1.0, 1.0).astype(np.float64)  # near full scale: families must not overflow
-    for signal in (speech, loud, speech[:1001]):
+    for signal in (speech, loud, speech[:1001], speech[:1], speech[:0]):
         y = perturb(signal, RATE, family, 0.7, seed=5, **options(family, noise_recording))
         assert y.dtype == np.float32
         assert y.shape == signal.shape
