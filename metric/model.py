@@ -33,6 +33,7 @@ average pooling divides by the valid length.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -81,6 +82,13 @@ def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x * keep[:, None, :].to(x.dtype)
 
 
+def _same_sources(old: tuple, new: tuple) -> bool:
+    return all(
+        (a is None and b is None) or (a is not None and b is not None and a[0] is b[0] and a[1] == b[1])
+        for a, b in zip(old, new)
+    )
+
+
 class Encoder(nn.Module):
     """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, 1024]``."""
 
@@ -92,10 +100,54 @@ class Encoder(nn.Module):
             nn.Conv1d(cin, cout, KERNEL_SIZE, padding=KERNEL_SIZE // 2) for cin, cout in zip(inputs, channels)
         )
         self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in channels)
+        # Folded (conv ∘ eval-BatchNorm) weights of frozen layers, rebuilt whenever a
+        # source tensor changes (in-place update, load_state_dict, .to()).
+        self._folded_cache: dict[tuple[int, int], tuple[tuple, torch.Tensor, torch.Tensor]] = {}
 
     @property
     def embedding_dim(self) -> int:
         return self.convs[-1].out_channels
+
+    def _layer_weights(self, i: int, out_channels: int):
+        """(weight, bias) of layer ``i`` with its eval-mode BatchNorm folded in, or ``None`` in training mode.
+
+        ``BN(conv(x)) = (W·x + b − μ)·γ/√(σ²+ε) + β = W'·x + b'`` with ``W' = W·γ/√(σ²+ε)`` and
+        ``b' = (b − μ)·γ/√(σ²+ε) + β``: one pass over the activations instead of two, exact up
+        to float rounding, and differentiable w.r.t. all five tensors when they require grad.
+        """
+        conv, norm = self.convs[i], self.norms[i]
+        if norm.training or norm.running_mean is None or norm.running_var is None:
+            return None
+        sources = (conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean, norm.running_var)
+        frozen = not any(t is not None and t.requires_grad for t in sources)
+        if frozen:
+            # Holding the source tensors themselves makes identity checks safe (no address reuse).
+            signature = tuple((t, t._version) if t is not None else None for t in sources)
+            cached = self._folded_cache.get((i, out_channels))
+            if cached is not None and _same_sources(cached[0], signature):
+                return cached[1], cached[2]
+        weight, bias, gamma, beta, mean, var = (t[:out_channels] if t is not None else None for t in sources)
+        scale = torch.rsqrt(var + norm.eps)
+        if gamma is not None:
+            scale = scale * gamma
+        folded_bias = -mean * scale if bias is None else (bias - mean) * scale
+        if beta is not None:
+            folded_bias = folded_bias + beta
+        folded_weight = weight * scale[:, None, None]
+        if frozen:
+            with torch.no_grad():
+                folded_weight, folded_bias = folded_weight.contiguous(), folded_bias.contiguous()
+            self._folded_cache[(i, out_channels)] = (signature, folded_weight, folded_bias)
+        return folded_weight, folded_bias
+
+    def _apply(self, fn, recurse=True):
+        self._folded_cache = {}
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state["_folded_cache"] = {}  # derived data: never pickled or deep-copied (copy.deepcopy uses this too)
+        return state
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor | None = None, acoustic_only: bool = False):
         """Last-layer feature map and its per-item valid lengths (``None`` when unpadded)."""
@@ -104,26 +156,27 @@ class Encoder(nn.Module):
             if lengths is not None and i > 0:
                 x = _mask_beyond(x, lengths)
             decimate = (i + 1) % 4 == 0
-            weight, bias = conv.weight, conv.bias
-            bn_weight, bn_bias, mean, var = norm.weight, norm.bias, norm.running_mean, norm.running_var
-            if acoustic_only and i == last:
-                half = conv.out_channels // 2
-                weight, bias = weight[:half], bias[:half]
-                bn_weight, bn_bias = bn_weight[:half], bn_bias[:half]
-                mean = mean[:half] if mean is not None else None
-                var = var[:half] if var is not None else None
-            x = F.conv1d(x, weight, bias, stride=2 if decimate else 1, padding=conv.padding)
-            x = F.batch_norm(
-                x,
-                mean,
-                var,
-                bn_weight,
-                bn_bias,
-                training=norm.training or mean is None,
-                momentum=norm.momentum if norm.momentum is not None else 0.0,
-                eps=norm.eps,
-            )
-            x = F.leaky_relu(x, LEAKY_SLOPE)
+            stride = 2 if decimate else 1
+            out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
+            folded = self._layer_weights(i, out_channels)
+            if folded is not None:
+                x = F.conv1d(x, folded[0], folded[1], stride=stride, padding=conv.padding)
+            else:
+                x = F.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride=stride, padding=conv.padding)
+                mean, var = norm.running_mean, norm.running_var
+                x = F.batch_norm(
+                    x,
+                    mean[:out_channels] if mean is not None else None,
+                    var[:out_channels] if var is not None else None,
+                    norm.weight[:out_channels] if norm.weight is not None else None,
+                    norm.bias[:out_channels] if norm.bias is not None else None,
+                    training=norm.training or mean is None,
+                    momentum=norm.momentum if norm.momentum is not None else 0.0,
+                    eps=norm.eps,
+                )
+            # In place on a fresh tensor: autograd keeps only the output (valid for slope > 0),
+            # which is also the next convolution's saved input — one stored activation per layer.
+            x = F.leaky_relu(x, LEAKY_SLOPE, inplace=True)
             if decimate and lengths is not None:
                 lengths = _decimated(lengths)
         return x, lengths
