@@ -7,8 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from scipy.signal import resample_poly
+
+from metric.io import read_audio as read_channels
 
 
 def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
@@ -30,7 +31,7 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
 
 
 def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read any file libsndfile reads (wav, flac, ogg, mp3, ...) as mono float32.
+    """Read an audio file (see :func:`metric.io.read_audio`: wav, flac, ogg, mp3, ...) as mono float32.
 
     Multi-channel files are averaged to mono. With ``sample_rate`` the signal is
     resampled to that rate. Returns ``(waveform [T], rate)``.
@@ -38,11 +39,8 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as error:  # libsndfile's errors do not name the file
-        raise RuntimeError(f"could not read audio file {path}: {error}") from error
-    x = data.mean(axis=1).astype(np.float32)
+    data, rate = read_channels(path)  # [channels, T]; raises AudioFileError naming the file
+    x = data.mean(axis=0).astype(np.float32)
     if sample_rate is not None and int(sample_rate) != rate:
         x = resample(x, rate, int(sample_rate)).astype(np.float32)
         rate = int(sample_rate)
