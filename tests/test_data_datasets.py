@@ -184,3 +184,11 @@ def test_silence_and_gain_augmentation():
     out, lengths = SilenceAndGain(RATE, silence_seconds=0.0005, seed=1).batch(batch, torch.tensor([6, 3]))
     assert out.shape == (2, 14) and lengths.tolist() == [14, 11]
     assert int((out[1] != 0).sum()) == 3 and torch.all(out[1, 11:] == 0)  # padding stays at the end
+
+
+def test_worker_processes_give_the_same_items(corpus):
+    dataset = ContrastivePairs(corpus, sample_rate=RATE, size=4, segment_seconds=0.25, families=["white_noise", "eq", "dropout"])
+    serial = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate_padded)))
+    parallel = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate_padded, num_workers=2)))
+    torch.testing.assert_close(serial["a"], parallel["a"])
+    assert serial["chain_b"] == parallel["chain_b"]

@@ -91,7 +91,7 @@ def test_reproducible_per_seed_and_different_across_seeds(family, speech, noise_
         assert all(np.array_equal(first, other) for other in others)
 
 
-@pytest.mark.parametrize("family", ["gain", "clipping", "dropout", "bandlimit", "eq", "time_shift"])
+@pytest.mark.parametrize("family", ["gain", "clipping", "dropout", "bandlimit", "eq", "time_shift", "pops"])
 def test_level_zero_is_identity_where_the_family_allows(family, speech):
     np.testing.assert_allclose(perturb(speech, RATE, family, 0.0, seed=2), speech, atol=1e-6)
 

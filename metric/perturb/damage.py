@@ -21,8 +21,11 @@ CLIP_MAX_DB = 30.0
 
 
 def pops_parameters(level: float, sample_rate: int) -> dict[str, Any]:
+    # geometric like the JND range, shifted so that level 0 means no pops at all:
+    # 1e-4 * (1001^level - 1) is 0 at level 0, ~1e-4 at 0.1, ~3e-3 at 0.5 and 0.1 at 1
     low, high = POP_FRACTION
-    return {"fraction": low * (high / low) ** level}
+    ratio = high / low + 1.0
+    return {"fraction": low * (ratio**level - 1.0)}
 
 
 def _pops(x, sample_rate, params, rng, **_):
@@ -63,7 +66,7 @@ def _clipping(x, sample_rate, params, rng, **_):
     return np.clip(x, -threshold, threshold)
 
 
-register(Family("pops", pops_parameters, _pops, "fraction of samples replaced by clicks = 1e-4 * 1000^level (1e-4 .. 0.1, JND range)"))
+register(Family("pops", pops_parameters, _pops, "fraction of samples replaced by clicks = 1e-4 * (1001^level - 1) (0 at level 0, 1e-4 at ~0.1, 0.1 at 1; JND range 1e-4 .. 0.1)"))
 register(Family("dropout", dropout_parameters, _dropout, "20 ms packets lost i.i.d. with probability 0.4*level (0 .. 40 %)"))
 register(
     Family("clipping", clipping_parameters, _clipping, "hard clip at 30*level dB below the signal's peak (0 .. 30 dB)", random=False)
