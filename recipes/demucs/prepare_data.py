@@ -29,19 +29,39 @@ SAMPLE_RATE = 16_000
 TOY_VALID_FRACTION = 0.1
 
 
+def _toy_enhancement_pairs():
+    """``metric.data.toy.enhancement_pairs``, or the same pairs read from the packaged folders."""
+    try:
+        from metric.data.toy import enhancement_pairs
+
+        return enhancement_pairs
+    except ImportError:
+        pass
+    import metric
+
+    root = Path(metric.__file__).parent / "assets" / "toy_corpus" / "enhancement"
+    if not root.is_dir():
+        raise RuntimeError(
+            f"The toy corpus is not in this installation ({root} is missing); "
+            "use data=valentini path=... or data=dns path=... instead."
+        )
+
+    def enhancement_pairs(split: str = "train") -> list[tuple[Path, Path]]:
+        folder = root / split
+        if not folder.is_dir():
+            raise ValueError(f"The toy corpus has no {split!r} split.")
+        return [(noisy, folder / "clean" / noisy.name) for noisy in sorted((folder / "noisy").glob("*.wav"))]
+
+    return enhancement_pairs
+
+
 def prepare_toy(out_dir: str | Path, sample_rate: int = SAMPLE_RATE) -> dict[str, Path]:
     """Manifests for the toy corpus embedded in the package (``metric.data.toy``)."""
-    try:
-        from metric.data import toy
-    except ImportError as error:
-        raise RuntimeError(
-            "The toy corpus (metric.data.toy) is not available in this installation; "
-            "use data=valentini path=... or data=dns path=... instead."
-        ) from error
     out_dir = Path(out_dir)
+    enhancement_pairs = _toy_enhancement_pairs()
 
     def triples(split: str) -> list[tuple[str, Path, Path]]:
-        return [(Path(noisy).stem, Path(noisy), Path(clean)) for noisy, clean in toy.enhancement_pairs(split)]
+        return [(Path(noisy).stem, Path(noisy), Path(clean)) for noisy, clean in enhancement_pairs(split)]
 
     splits = {"train": triples("train"), "test": triples("test")}
     try:

@@ -1,0 +1,198 @@
+"""Stage 4: the CDPAM paper's Table 4 for this recipe's models (Manocha et al., ICASSP 2021, §4.4).
+
+    python evaluate.py --manifest data/toy/test.json --out-dir exp/toy/eval \\
+        --model DEMUCS=exp/toy/baseline/model.pt --model DEMUCS+CDPAM=exp/toy/cdpam/model.pt \\
+        --model Finetune-CDPAM=exp/toy/finetune/model.pt
+
+Rows: Noisy (the unprocessed input) and one per ``--model``. Columns: PESQ (wide-band,
+ITU-T P.862.2), STOI (in %, as the paper prints it), CSIG / CBAK / COVL (Hu & Loizou,
+:func:`metric.evaluate.composite`), the CDPAM distance to the clean reference (lower is
+better) and SI-SDR (dB); each the mean over the test files. Writes ``table.md``,
+``results.json`` (per-file values too), ``examples/`` (clean, noisy and every model's
+output for the first few files) and ``spectrogram.png`` (first example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import numpy as np
+import soundfile as sf
+import torch
+from pystoi import stoi
+from tqdm import tqdm
+
+from metric.evaluate import composite
+from metric.evaluate.scorers import si_sdr
+from recipes.common.enhancement_manifests import read_manifest
+from recipes.demucs.enhance import enhance_waveform
+from recipes.demucs.train import load_model
+
+SAMPLE_RATE = 16_000
+COLUMNS = (  # key, header, higher is better, format
+    ("pesq", "PESQ", True, "{:.2f}"),
+    ("stoi", "STOI (%)", True, "{:.2f}"),
+    ("csig", "CSIG", True, "{:.2f}"),
+    ("cbak", "CBAK", True, "{:.2f}"),
+    ("covl", "COVL", True, "{:.2f}"),
+    ("cdpam", "CDPAM ↓", False, "{:.4f}"),
+    ("si_sdr", "SI-SDR (dB)", True, "{:.2f}"),
+)
+PAPER_ROWS = ("Noisy", "DEMUCS", "DEMUCS+CDPAM", "Finetune-CDPAM")
+
+
+class CleanReferenceScorer:
+    """CDPAM distances to one clean reference, embedding the reference once for all rows."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
+        from metric.audio import to_model_input
+        from metric.functional import shared_network
+
+        self._prepare = lambda audio: to_model_input(torch.from_numpy(audio)[None], sample_rate).waveform
+        self.network = shared_network("official")
+        self.reference = None
+
+    def set_reference(self, clean: np.ndarray) -> None:
+        with torch.inference_mode():
+            self.reference = self.network.acoustic_embedding(self._prepare(clean))
+
+    def distance(self, estimate: np.ndarray) -> float:
+        with torch.inference_mode():
+            embedding = self.network.acoustic_embedding(self._prepare(estimate))
+            return float(self.network.lossnet(self.reference, embedding)[0])
+
+
+def score(clean: np.ndarray, processed: np.ndarray, cdpam: CleanReferenceScorer) -> dict[str, float]:
+    measures = composite(clean, processed, SAMPLE_RATE)
+    return {
+        "pesq": float(measures["pesq"]),
+        "stoi": 100.0 * float(stoi(clean, processed, SAMPLE_RATE, extended=False)),
+        "csig": float(measures["csig"]),
+        "cbak": float(measures["cbak"]),
+        "covl": float(measures["covl"]),
+        "cdpam": cdpam.distance(processed),
+        "si_sdr": si_sdr(clean.astype(np.float64), processed.astype(np.float64), SAMPLE_RATE),
+    }
+
+
+def markdown_table(means: dict[str, dict[str, float]]) -> str:
+    header = "| | " + " | ".join(column[1] for column in COLUMNS) + " |"
+    rule = "|---|" + "---:|" * len(COLUMNS)
+    lines = [header, rule]
+    for row, values in means.items():
+        cells = [fmt.format(values[key]) for key, _, _, fmt in COLUMNS]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def spectrogram_png(signals: dict[str, np.ndarray], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import stft
+
+    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.0 * len(signals)), sharex=True, squeeze=False)
+    for axis, (name, signal) in zip(axes[:, 0], signals.items()):
+        freqs, times, spec = stft(signal, SAMPLE_RATE, nperseg=512, noverlap=384)
+        level = 20 * np.log10(np.abs(spec) + 1e-8)
+        axis.pcolormesh(times, freqs / 1000, level, vmin=level.max() - 80, vmax=level.max(), shading="auto", cmap="magma")
+        axis.set_ylabel("kHz")
+        axis.set_title(name, fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def evaluate(
+    manifest: str | Path,
+    models: dict[str, str | Path],
+    out_dir: str | Path,
+    max_files: int | None = None,
+    examples: int = 3,
+    progress: bool = True,
+) -> dict:
+    """Score Noisy and every model on ``manifest``; write the table, JSON, examples and spectrogram."""
+    started = time.time()
+    entries = read_manifest(manifest)
+    if max_files:
+        entries = entries[:max_files]
+    out_dir = Path(out_dir)
+    (out_dir / "examples").mkdir(parents=True, exist_ok=True)
+    loaded = {name: load_model(path).eval() for name, path in models.items()}
+    cdpam = CleanReferenceScorer()
+    per_file: dict[str, list[dict]] = {"Noisy": [], **{name: [] for name in loaded}}
+    first_example: dict[str, np.ndarray] = {}
+    for index, entry in enumerate(tqdm(entries, desc="evaluate", unit="file", disable=not progress)):
+        clean, _ = sf.read(entry["clean"], dtype="float32")
+        noisy, _ = sf.read(entry["noisy"], dtype="float32")
+        cdpam.set_reference(clean)
+        outputs = {"Noisy": noisy, **{name: enhance_waveform(model, noisy) for name, model in loaded.items()}}
+        for row, processed in outputs.items():
+            per_file[row].append({"id": entry["id"], **score(clean, processed, cdpam)})
+        if index < examples:
+            sf.write(out_dir / "examples" / f"{entry['id']}_clean.wav", clean, SAMPLE_RATE)
+            for row, processed in outputs.items():
+                tag = row.lower().replace("+", "_").replace("-", "_")
+                sf.write(out_dir / "examples" / f"{entry['id']}_{tag}.wav", processed, SAMPLE_RATE)
+        if index == 0:
+            first_example = {"Clean": clean, **outputs}
+            first_id = entry["id"]
+    means = {row: {key: float(np.mean([item[key] for item in items])) for key, *_ in COLUMNS} for row, items in per_file.items()}
+    table = markdown_table(means)
+    results = {
+        "manifest": str(Path(manifest).resolve()),
+        "files": len(entries),
+        "models": {name: str(Path(path).resolve()) for name, path in models.items()},
+        "columns": {key: {"header": header, "higher_is_better": higher} for key, header, higher, _ in COLUMNS},
+        "means": means,
+        "per_file": per_file,
+        "seconds": round(time.time() - started, 1),
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    (out_dir / "table.md").write_text(
+        f"Test files: {len(entries)} from {manifest}. STOI in %, CDPAM distance lower is better.\n\n{table}\n"
+    )
+    spectrogram_png(first_example, out_dir / "spectrogram.png", f"{first_id}: log-magnitude spectrograms (dB)")
+    print(table)
+    return results
+
+
+def _model_argument(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--model wants NAME=PATH, got {text!r}.")
+    name, path = text.split("=", 1)
+    return name, path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", required=True, help="test manifest (.json) from prepare_data.py")
+    parser.add_argument("--model", action="append", type=_model_argument, default=[], metavar="NAME=PATH",
+                        help="a row of the table: display name and model.pt/.ckpt (repeatable; missing files are skipped)")
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--max-files", type=int, default=None, help="score only the first N test files")
+    parser.add_argument("--examples", type=int, default=3, help="files whose audio is saved under examples/")
+    args = parser.parse_args(argv)
+    models = {}
+    for name, path in args.model:
+        if Path(path).exists():
+            models[name] = path
+        else:
+            print(f"Skipping {name}: {path} does not exist (train it first).")
+    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The DEMUCS recipe's model (shapes, causality, init) and its L1 + multi-resolution STFT loss."""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recipes.demucs.losses import EnhancementLoss, MultiResolutionSTFTLoss, STFTLoss  # noqa: E402
+from recipes.demucs.model import CausalDemucs, DemucsConfig  # noqa: E402
+
+
+def small(**kwargs):
+    return CausalDemucs(hidden=8, depth=4, **kwargs)
+
+
+@pytest.mark.parametrize("length", [1, 257, 3001, 16000])
+def test_output_has_the_input_shape(length):
+    torch.manual_seed(0)
+    model = small()
+    for shape in [(length,), (2, length), (2, 1, length)]:
+        out = model(torch.randn(*shape))
+        batch = shape[0] if len(shape) > 1 else 1
+        assert out.shape == (batch, 1, length)
+        assert torch.isfinite(out).all()
+
+
+def test_paper_size():
+    # The paper's causal DEMUCS (H=48, depth 5, 2-layer LSTM) has about 18 M parameters.
+    params = CausalDemucs().num_parameters()
+    assert 17e6 < params < 20e6
+
+
+def test_valid_length_is_divisible_by_every_layer():
+    model = CausalDemucs(hidden=4, depth=5)
+    for length in [1, 100, 255, 256, 257, 16000]:
+        valid = model.valid_length(length)
+        assert valid >= length and (valid * 4) % 4**5 == 0
+        assert valid - length < 256
+
+
+def _first_changed_sample(model, x, t, scale):
+    """Index of the first output sample that changes when the input after ``t`` is perturbed."""
+    y = model(x, scale=scale)
+    perturbed = x.clone()
+    perturbed[..., t + 1 :] += torch.randn_like(perturbed[..., t + 1 :])
+    changed = ((model(perturbed, scale=scale) - y).abs() > 1e-12).nonzero()
+    return int(changed[:, -1].min()) if len(changed) else None
+
+
+def test_output_at_t_does_not_depend_on_input_after_t():
+    torch.manual_seed(0)
+    model = small().double()
+    x = torch.randn(2, 2100, dtype=torch.float64)
+    scale = torch.ones(2, dtype=torch.float64)  # a fixed scale: the utterance std is the only global statistic
+    for t in [0, 63, 64, 500, 1023, 2000]:
+        # Everything up to t is unchanged, and the model does react right after t (not trivially causal).
+        assert _first_changed_sample(model, x, t, scale) == t + 1
+
+
+def test_sinc_resampler_looks_ahead_only_by_its_declared_lookahead():
+    torch.manual_seed(0)
+    model = small(resampler="sinc").double()
+    assert model.lookahead > 0
+    x = torch.randn(1, 2100, dtype=torch.float64)
+    scale = torch.ones(1, dtype=torch.float64)
+    for t in [200, 1000, 1800]:
+        first = _first_changed_sample(model, x, t, scale)
+        assert t - model.lookahead <= first <= t
+
+
+def test_normalisation_makes_the_model_scale_equivariant():
+    # Input divided by (floor + std), output multiplied back: scaling a loud input scales the output.
+    torch.manual_seed(0)
+    model = small().double()
+    x = torch.randn(1, 4000, dtype=torch.float64)
+    y = model(x)
+    y_loud = model(10 * x)
+    assert torch.allclose(y_loud, 10 * y, rtol=1e-3, atol=1e-6)
+
+
+def test_weight_rescaling_moves_conv_std_towards_reference():
+    torch.manual_seed(0)
+    plain = small(rescale=0)
+    torch.manual_seed(0)
+    rescaled = small(rescale=0.1)
+    for a, b in zip(plain.modules(), rescaled.modules()):
+        if isinstance(a, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            std_a, std_b = float(a.weight.detach().std()), float(b.weight.detach().std())
+            assert math.isclose(std_b, std_a / math.sqrt(std_a / 0.1), rel_tol=1e-4)
+
+
+def test_serialize_round_trip():
+    torch.manual_seed(0)
+    model = small()
+    x = torch.randn(1, 1000)
+    restored = CausalDemucs.from_serialized(model.serialize())
+    assert torch.equal(model(x), restored(x))
+
+
+def test_bad_configs_and_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="resampler"):
+        DemucsConfig(resampler="linear")
+    with pytest.raises(ValueError, match="mono"):
+        small()(torch.randn(2, 2, 100))
+
+
+# ---------------------------------------------------------------- losses
+
+
+def _speechlike(seconds=1.0, rate=16000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * rate)) / rate
+    tone = sum(torch.sin(2 * math.pi * f * t) / k for k, f in enumerate([220, 440, 880, 1760], start=1))
+    return (0.2 * tone + 0.01 * torch.randn(len(t), generator=g))[None]
+
+
+def test_mrstft_is_zero_for_identical_signals():
+    x = _speechlike()
+    sc, mag = MultiResolutionSTFTLoss()(x, x)
+    assert float(sc) == 0.0 and float(mag) == 0.0
+
+
+def test_mrstft_of_a_doubled_signal():
+    # |2X| - |X| = |X|: spectral convergence is exactly 1 and the log-magnitude distance log 2,
+    # wherever the magnitude floor does not apply (these bins have plenty of energy).
+    x = _speechlike()
+    sc, mag = MultiResolutionSTFTLoss()(2 * x, x)
+    assert float(sc) == pytest.approx(1.0, abs=1e-4)
+    assert float(mag) == pytest.approx(math.log(2.0), abs=1e-3)
+
+
+def test_stft_loss_uses_the_requested_resolution():
+    # A 1 kHz tone against its 1.06 kHz neighbour: resolved by 2048 bins (7.8 Hz), blurred by 64.
+    t = torch.arange(16000) / 16000
+    a, b = torch.sin(2 * math.pi * 1000 * t)[None], torch.sin(2 * math.pi * 1060 * t)[None]
+    fine, _ = STFTLoss(2048, 240, 1200)(a, b)
+    coarse, _ = STFTLoss(64, 16, 64)(a, b)
+    assert float(fine) > 1.0 > float(coarse)
+
+
+def test_enhancement_loss_combines_l1_and_stft_with_the_paper_factors():
+    x = _speechlike()
+    estimate = 0.5 * x
+    loss = EnhancementLoss()  # l1=1, sc=0.1, mag=0.1, no CDPAM
+    total = loss(estimate[:, None], x)  # [B, 1, T] estimate, [B, T] target
+    expected_l1 = float((x - estimate).abs().mean())
+    assert loss.last_terms["l1"] == pytest.approx(expected_l1, rel=1e-6)
+    # |X/2| vs |X|: SC = 1/2 exactly; log-magnitude = log 2.
+    assert loss.last_terms["sc"] == pytest.approx(0.5, abs=1e-4)
+    assert loss.last_terms["mag"] == pytest.approx(math.log(2.0), abs=1e-3)
+    assert float(total) == pytest.approx(expected_l1 + 0.1 * 0.5 + 0.1 * math.log(2.0), abs=2e-4)
+    assert loss.cdpam is None and "cdpam" not in loss.last_terms
+
+
+def test_enhancement_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        EnhancementLoss()(torch.zeros(1, 100), torch.zeros(1, 120))
+
+
+def test_loss_gradients_reach_the_model():
+    torch.manual_seed(0)
+    model = small()
+    x = _speechlike(0.25)
+    loss = EnhancementLoss()(model(x + 0.05 * torch.randn_like(x)), x)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
