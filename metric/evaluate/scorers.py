@@ -272,7 +272,7 @@ _SIGNAL_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int], float],
 }
 METRIC_NAMES: tuple[str, ...] = ("cdpam", *_SIGNAL_METRICS)
 FAST_METRICS: tuple[str, ...] = ("mse", "sisdr", "lsd", "mrstft")
-DEFAULT_METRICS: tuple[str, ...] = ("cdpam", "mse", "sisdr", "mrstft", "pesq", "stoi")
+DEFAULT_METRICS: tuple[str, ...] = ("cdpam", "mse", "sisdr", "lsd", "mrstft", "pesq", "stoi")
 
 
 def build_scorer(name: str) -> Scorer:

@@ -143,18 +143,31 @@ def _speech_windows(x: np.ndarray, length: int) -> list[np.ndarray]:
     return [windows[i] for i in order if keep[i]]
 
 
+def _interleave_speakers(recordings: list) -> list:
+    """Round-robin over speakers (first recording of each speaker, then the second, ...),
+    so that a small test set still spans several voices."""
+    by_speaker: dict[str, list] = {}
+    for recording in recordings:
+        by_speaker.setdefault(recording[1], []).append(recording)
+    queues = list(by_speaker.values())
+    ordered = []
+    for depth in range(max(len(q) for q in queues)):
+        ordered += [q[depth] for q in queues if depth < len(q)]
+    return ordered
+
+
 def load_clips(
     corpus: str | Path | None = "toy", count: int = 21, seconds: float = 1.0, sample_rate: int = DEFAULT_SAMPLE_RATE
 ) -> list[Clip]:
     """``count`` clips of ``seconds`` with distinct content.
 
-    Each recording gives its loudest window first; when the corpus has fewer
+    Recordings are taken round-robin over speakers; each gives its loudest window first; when the corpus has fewer
     recordings than ``count``, further (non-overlapping) windows of the same recordings
     are used, so the content still differs between clips.
     """
     length = int(round(seconds * sample_rate))
     recordings = _corpus_recordings(corpus, sample_rate)
-    per_recording = [(name, speaker, _speech_windows(x, length)) for name, speaker, x in recordings]
+    per_recording = [(name, speaker, _speech_windows(x, length)) for name, speaker, x in _interleave_speakers(recordings)]
     clips: list[Clip] = []
     depth = 0
     while len(clips) < count and any(depth < len(windows) for _, _, windows in per_recording):
