@@ -48,21 +48,26 @@ this labelling but prove nothing, which is why the conservative placement was ch
 
 Narrow-band material (8 kHz GSM/WAV prompts such as asterisk-prompt-it-menardi, -fr-armelle, -es-co,
 and the 8 kHz codec2 clips) is deliberately excluded: an upsampled 8 kHz reference is a poor reference
-for 16 kHz enhancement metrics. Note that G.722 itself carries ~50-7000 Hz, so the 22,050 Hz files made
-from Asterisk prompts contain nothing above 7 kHz; only the ALSA clips (48 kHz originals) are full-band.
+for 16 kHz enhancement metrics. Note that G.722 is sampled at 16 kHz (passband ~50-7000 Hz), and the
+pocketsphinx/codec2 recordings are 16 kHz too, so their 22,050 Hz versions contain nothing above 8 kHz;
+only the ALSA clips (48 kHz originals) fill the 22,050 Hz band.
 
 Steps, per source file:
 
 1. Decode to float32 at the native rate (G.722 with ffmpeg at 16 kHz; WAV with soundfile; ``.raw`` as
    16 kHz signed 16-bit little-endian mono, the pocketsphinx convention).
 2. Remove DC and rumble: 4th-order Butterworth high-pass at 60 Hz, zero-phase (``sosfiltfilt``).
-3. Long recordings (LibriVox, codec2, pocketsphinx ``numbers.raw``) are cut at pauses (>= 120 ms below
-   max - 35 dB) into segments of 1-3.5 s; short prompts are used whole.
+3. Recordings of the test sources longer than SEGMENT_MAX_SECONDS (LibriVox, codec2, pocketsphinx
+   ``numbers.raw``) are cut in the middle of pauses (>= 60 ms of 20 ms frames more than 30 dB below
+   the loudest frame) into pieces of at most SEGMENT_MAX_SECONDS; Asterisk prompts are used whole.
 4. Trim leading/trailing silence: keep from the first to the last 20 ms frame within 40 dB of the
    loudest frame, plus 100 ms of context on each side, with 10 ms raised-cosine fades.
-5. Keep utterances whose trimmed duration is within [MIN_SECONDS, MAX_SECONDS]; Asterisk prompts whose
-   names denote tones or animal noises (beep, *-2tone, tt-monkeys, tt-weasels, ...) are excluded.
-6. Pick a fixed number of utterances per speaker with ``numpy.random.default_rng(SEED)``.
+5. Keep utterances whose trimmed duration is within [MIN_SECONDS, MAX_SECONDS] (prompts) or
+   [MIN_SECONDS, SEGMENT_MAX_SECONDS] (pieces); Asterisk prompts whose names denote tones or animal
+   noises (beep, *-2tone, tt-monkeys, tt-weasels, ...) are excluded.
+6. Pick a fixed number of utterances per speaker (``speakers()``): prompt files are visited in an order
+   drawn by ``numpy.random.default_rng(SEED)`` until enough usable ones are found; pieces of segmented
+   recordings are drawn with the same generator.
 7. Loudness: scale to an active-speech level of -26 dBFS (RMS over frames within 40 dB of the
    loudest frame; a simplified ITU-T P.56), reduced if needed so the peak stays <= -1 dBFS.
 8. Resample with ``scipy.signal.resample_poly`` from the native rate to 16,000 Hz and 22,050 Hz (the
