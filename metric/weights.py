@@ -204,6 +204,13 @@ def extract_network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 def load_network(weights: str | Path = "official") -> CDPAMNetwork:
     """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'`` or a checkpoint path."""
+    # The first load may happen inside torch.inference_mode() (scoring); weights made there
+    # could never join a later loss computation, so they are always normal tensors.
+    with torch.inference_mode(False):
+        return _load_network(weights)
+
+
+def _load_network(weights: str | Path) -> CDPAMNetwork:
     path = official_weights_path() if str(weights) == "official" else Path(weights)
     try:
         state = extract_network_state(read_state_dict(path))

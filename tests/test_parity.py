@@ -102,3 +102,28 @@ def test_distance_is_symmetric_and_zero_on_identity(clips):
     ba = cdpam_distance(b, a, 22050)
     assert float(cdpam_distance(a, a, 22050)) == 0.0
     assert abs(float(ab) - float(ba)) < 1e-6 and float(ab) > 0.01
+
+
+def test_first_use_under_inference_mode_does_not_break_later_losses(clips):
+    import subprocess
+    import sys
+
+    # A fresh process: the shared network must be first loaded inside inference_mode.
+    script = """
+import numpy as np, soundfile as sf, torch
+from metric import cdpam_distance
+from metric.audio import to_model_input
+ref, _ = sf.read(%r, dtype="float32")
+ref = torch.from_numpy(ref[:8000])
+est = (ref * 0.5).clone()
+with torch.inference_mode():
+    scored = cdpam_distance(ref, est, 22050)
+est.requires_grad_(True)
+loss = cdpam_distance(ref, est, 22050)
+loss.sum().backward()
+assert torch.allclose(scored, loss.detach(), atol=1e-6), (scored, loss)
+assert torch.isfinite(est.grad).all() and est.grad.abs().sum() > 0
+print("ok")
+""" % str(__import__("conftest").SAMPLE_AUDIO / "ref.wav")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
