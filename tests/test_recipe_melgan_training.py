@@ -193,3 +193,21 @@ def test_toy_preparation_writes_three_splits(tmp_path):
     for split in ("train", "valid", "test"):
         entries = read_manifest(paths[split])
         assert entries and all(Path(e["path"]).is_file() for e in entries)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_with_ddp(manifests, tmp_path):
+    """Two gloo processes train in lockstep and leave one resumable checkpoint."""
+    exp = tmp_path / "exp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(RECIPE / "train.py"), *TINY, "train.max_steps=2", "train.validate_every=0",
+        f"data.manifest_dir={manifests}", f"exp_dir={exp}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((exp / "train_summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 2
+    state = load_checkpoint(exp / "checkpoints" / "last.pt")
+    assert state["step"] == 2
+    assert not any(key.startswith("module.") for key in state["generator"]["state_dict"])

@@ -221,12 +221,14 @@ def prepare_toy(out_dir: str | Path, sample_rate: int = SAMPLE_RATE) -> dict[str
 # ----------------------------------------------------------------------------- audio and segments
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Mono float32 audio at ``sample_rate`` (resampled when the file differs)."""
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
+    from metric.io import read_audio  # the project's reader: clear errors, more formats through ffmpeg
+
+    audio, rate = read_audio(path)
+    audio = audio.mean(axis=0)
     if rate != sample_rate:
         from metric.resample import resample
 
-        audio = resample(torch.from_numpy(audio), rate, sample_rate).numpy()
+        audio = resample(torch.from_numpy(np.ascontiguousarray(audio)), rate, sample_rate).numpy()
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
