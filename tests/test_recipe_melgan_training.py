@@ -211,3 +211,12 @@ def test_torchrun_two_processes_train_with_ddp(manifests, tmp_path):
     state = load_checkpoint(exp / "checkpoints" / "last.pt")
     assert state["step"] == 2
     assert not any(key.startswith("module.") for key in state["generator"]["state_dict"])
+
+
+def test_limited_evaluation_covers_every_speaker():
+    from melgan.evaluation import select_utterances
+
+    entries = [{"speaker": "a", "utterance_id": f"a{i}"} for i in range(5)] + [
+        {"speaker": "b", "utterance_id": "b0"}, {"speaker": "c", "utterance_id": "c0"}]
+    assert [e["utterance_id"] for e in select_utterances(entries, 4)] == ["a0", "b0", "c0", "a1"]
+    assert select_utterances(entries, None) == entries

@@ -68,7 +68,7 @@ def evaluate(
     if len(sample_rates) != 1:
         raise ValueError(f"The models use different sample rates {sorted(sample_rates)}: evaluate them separately.")
     sample_rate = sample_rates.pop()
-    entries = entries[:max_utterances] if max_utterances else entries
+    entries = select_utterances(entries, max_utterances)
     if not entries:
         raise ValueError("No test utterances to evaluate.")
 
@@ -113,6 +113,25 @@ def evaluate(
     (out_dir / "results.md").write_text(markdown_table(result) + "\n")
     plot_spectrograms(first_spectra, out_dir / "spectrograms.png", title=entries[0]["utterance_id"])
     return result
+
+
+def select_utterances(entries: list[dict], limit: int | None) -> list[dict]:
+    """At most ``limit`` utterances, taken round-robin over speakers (manifest order within a speaker),
+    so that a small evaluation still covers every held-out speaker."""
+    if not limit or limit >= len(entries):
+        return list(entries)
+    by_speaker: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_speaker.setdefault(str(entry.get("speaker", "")), []).append(entry)
+    queues = list(by_speaker.values())
+    chosen: list[dict] = []
+    depth = 0
+    while len(chosen) < limit:
+        for queue in queues:
+            if depth < len(queue) and len(chosen) < limit:
+                chosen.append(queue[depth])
+        depth += 1
+    return chosen
 
 
 def markdown_table(result: dict) -> str:
