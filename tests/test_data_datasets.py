@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from metric.data.augment import SilenceAndGain
 from metric.data.collate import collate_padded, pad_batch
-from metric.data.contrastive import CONTRASTIVE_FAMILIES, ContrastivePairs
+from metric.data.contrastive import CONTRASTIVE_FAMILIES, ContrastivePairs, babble_pool, with_babble_sources
 from metric.data.corpora import Utterance
 from metric.data.proxy import JNDProxyPairs, proxy_label
 from metric.data.triplets import TripletDataset, read_triplets
@@ -45,7 +45,7 @@ def corpus(tmp_path_factory, clips):
 def test_acoustic_pairs_share_parameters_but_not_content(corpus):
     silent = [corpus[2], Utterance(corpus[2].path, "s4", "u3-copy")]  # same parameters on silence = same noise
     dataset = ContrastivePairs(silent, sample_rate=RATE, kind="acoustic", size=6, families=["white_noise", "pink_noise", "babble"],
-                               segment_seconds=0.5, level_range=(0.5, 1.0))
+                               segment_seconds=0.5, level_range=(0.5, 1.0), family_options={"babble": {"sources": [corpus[0].path]}})
     for i in range(len(dataset)):
         item = dataset[i]
         assert item["kind"] == "acoustic" and item["kind_id"] == 0
@@ -70,6 +70,21 @@ def test_content_pairs_share_content_but_not_parameters(corpus):
         assert item["chain_a"] != item["chain_b"] and not torch.equal(item["a"], item["b"])
         scale = [10 ** (describe("gain", Chain.parse(item[k]).links[0].level, RATE)["gain_db"] / 20) for k in ("chain_a", "chain_b")]
         torch.testing.assert_close(item["a"] / scale[0], item["b"] / scale[1], atol=1e-7, rtol=1e-4)
+
+
+def test_babble_comes_from_the_datasets_other_utterances(corpus):
+    pool = babble_pool(corpus, seed=0)
+    assert sorted(pool) == sorted(str(u.path) for u in corpus)  # small corpus: all of it
+    chain = with_babble_sources(Chain([("babble", 0.5), ("mp3", 0.2)]), pool, exclude=[corpus[0]])
+    assert chain.links[0].options["sources"] == [p for p in pool if p != str(corpus[0].path)]
+    assert chain.links[1].options == {}
+    explicit = Chain([("babble", 0.5, {"sources": ["x.wav"]})])
+    assert with_babble_sources(explicit, pool, exclude=[]) is explicit
+    dataset = ContrastivePairs(corpus, sample_rate=RATE, kind="content", size=2, families=["babble"], segment_seconds=0.25,
+                               level_range=(1.0, 1.0), max_links=1)  # a single possible chain: the seeds differ
+    item = dataset[0]
+    assert item["chain_a"] == item["chain_b"] and item["seed_a"] != item["seed_b"]
+    assert item["a"].abs().max() > 0.01 and not torch.equal(item["a"], item["b"])
 
 
 def test_pairs_are_a_pure_function_of_seed_and_index(corpus):

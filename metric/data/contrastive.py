@@ -15,6 +15,9 @@ index always gives the same pair, in any worker process, so epochs are reproduci
 Default families leave out ``gain`` and ``time_shift``: the paper makes the metric
 *invariant* to those (its online augmentation), so they must not define acoustic
 classes; ``noise_file`` is used only when ``family_options["noise_file"]`` names files.
+Babble is made of the dataset's own speech (up to :data:`BABBLE_POOL` utterances chosen
+once per dataset, never the pair's own utterances) unless
+``family_options["babble"]["sources"]`` is given.
 """
 
 from __future__ import annotations
@@ -32,6 +35,24 @@ from .corpora import AudioCache, as_utterances, crop, speaker_of, utterance_id_o
 PAIR_KINDS = ("acoustic", "content")
 INVARIANCE_FAMILIES = ("gain", "time_shift")
 CONTRASTIVE_FAMILIES = tuple(f for f in FAMILIES if f not in INVARIANCE_FAMILIES and f not in NEEDS_OPTIONS)
+BABBLE_POOL = 32
+
+
+def babble_pool(utterances: Sequence[Any], seed: int) -> list[str]:
+    """Paths of up to :data:`BABBLE_POOL` utterances (fixed per seed) that babble is mixed from."""
+    rng = np.random.default_rng([seed, 0x42414242])
+    chosen = rng.choice(len(utterances), size=min(BABBLE_POOL, len(utterances)), replace=False)
+    return [str(utterances[int(i)].path) for i in sorted(chosen)]
+
+
+def with_babble_sources(chain: Chain, pool: Sequence[str], exclude: Sequence[Any]) -> Chain:
+    """Give babble links without ``sources`` the pool's speech, minus the excluded utterances."""
+    if not any(l.family == "babble" and "sources" not in l.options for l in chain.links):
+        return chain
+    excluded = {str(u.path) for u in exclude}
+    sources = [p for p in pool if p not in excluded] or list(pool)
+    return Chain([(l.family, l.level, {**l.options, "sources": sources} if l.family == "babble" and "sources" not in l.options else l.options)
+                  for l in chain.links])
 
 
 def usable_families(families: Sequence[str] | None, family_options: dict[str, dict] | None) -> tuple[str, ...]:
@@ -105,6 +126,7 @@ class ContrastivePairs(Dataset):
         self.seed = int(seed)
         self.transform = transform
         self._load = AudioCache(sample_rate, cache)
+        self._babble_pool = babble_pool(self.utterances, self.seed)
 
     def __len__(self) -> int:
         return self.size
@@ -143,14 +165,19 @@ class ContrastivePairs(Dataset):
             x_a = x_b = crop(self._load(self.utterances[first]), self.segment, rng)
             chain_a = self._chain(rng)
             chain_b = self._chain(rng)
-            while chain_b.spec() == chain_a.spec():  # different parameters by construction
+            for _attempt in range(20):  # different parameters by construction ...
+                if chain_b.spec() != chain_a.spec():
+                    break
                 chain_b = self._chain(rng)
+            # ... unless the space has a single chain (one family, fixed level): the two
+            # different seeds below still give different draws (noise, EQ shape, RIR, ...)
             seed_a, seed_b = (int(s) for s in rng.choice(2**31, size=2, replace=False))
-        y_a = chain_a(x_a, self.sample_rate, seed=seed_a)
-        y_b = chain_b(x_b, self.sample_rate, seed=seed_b)
+        first_u, second_u = self.utterances[first], self.utterances[second]
+        # one source list for both sides, so an acoustic pair's babble is the same mixture
+        y_a = with_babble_sources(chain_a, self._babble_pool, (first_u, second_u))(x_a, self.sample_rate, seed=seed_a)
+        y_b = with_babble_sources(chain_b, self._babble_pool, (first_u, second_u))(x_b, self.sample_rate, seed=seed_b)
         if self.transform is not None:
             y_a, y_b = self.transform(y_a), self.transform(y_b)
-        first_u, second_u = self.utterances[first], self.utterances[second]
         return {
             "a": torch.from_numpy(np.ascontiguousarray(y_a, dtype=np.float32)),
             "b": torch.from_numpy(np.ascontiguousarray(y_b, dtype=np.float32)),

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from metric.perturb import perturb
+from metric.perturb import Chain
 
-from .contrastive import usable_families
+from .contrastive import babble_pool, usable_families, with_babble_sources
 from .corpora import AudioCache, as_utterances, crop, utterance_id_of
 
 PROXY_THRESHOLD = 0.15
@@ -72,6 +72,7 @@ class JNDProxyPairs(Dataset):
         self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
         self.seed = int(seed)
         self._load = AudioCache(sample_rate, cache)
+        self._babble_pool = babble_pool(self.utterances, self.seed)
 
     def __len__(self) -> int:
         return self.size
@@ -87,9 +88,11 @@ class JNDProxyPairs(Dataset):
         low = float(rng.uniform(0.0, 1.0 - gap))
         level_a, level_b = (low, low + gap) if rng.uniform() < 0.5 else (low + gap, low)
         seed = int(rng.integers(0, 2**31))
-        options = self.family_options.get(family, {})
-        y_a = perturb(x, self.sample_rate, family, level_a, seed=seed, **options)
-        y_b = y_a if gap == 0.0 else perturb(x, self.sample_rate, family, level_b, seed=seed, **options)
+        options = dict(self.family_options.get(family, {}))
+        chain_a = with_babble_sources(Chain([(family, level_a, options)]), self._babble_pool, (utterance,))
+        chain_b = with_babble_sources(Chain([(family, level_b, options)]), self._babble_pool, (utterance,))
+        y_a = chain_a(x, self.sample_rate, seed=seed)
+        y_b = y_a if gap == 0.0 else chain_b(x, self.sample_rate, seed=seed)
         return {
             "reference": torch.from_numpy(y_a.copy()),
             "perturbed": torch.from_numpy(y_b.copy()),
