@@ -91,3 +91,18 @@ def test_families_and_check_jnd_commands(tmp_path, capsys):
     assert main(["data", "check-jnd", "--root", str(tmp_path), "--subsets", "eq", "--show", "2"]) == 1
     report = capsys.readouterr().out
     assert "3210 judgments" in report and report.count("missing: ") == 2 and "more missing" in report
+
+
+def test_build_from_the_toy_corpus(tmp_path):
+    from metric.data import toy
+
+    out = tmp_path / "toy"
+    assert main(["data", "build", "--toy", "--toy-split", "valid", "--limit", "2", "--families", "babble", "dropout",
+                 "--levels", "0.5", "--sample-rate", "8000", "--segment-seconds", "0.5", "--output", str(out), "--quiet"]) == 0
+    rows = read_manifest(out / "manifest.csv")
+    assert len(rows) == 4
+    valid_ids = {u.utterance_id for u in toy.utterances("valid")}
+    assert {r["utterance_id"] for r in rows} <= valid_ids
+    for row in rows:
+        audio, rate = sf.read(row["perturbed"])
+        assert rate == 8000 and len(audio) == 4000  # resampled from the 16 kHz files, cut to 0.5 s

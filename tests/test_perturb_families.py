@@ -244,3 +244,15 @@ def test_torch_input_and_errors(speech):
         perturb((speech * 32767).astype(np.int16), RATE, "gain", 0.5)
     with pytest.raises(ValueError, match="chain link"):
         Chain([("gain",)])
+
+
+def test_default_babble_is_speech_from_the_toy_corpus_training_split():
+    from metric.data import toy
+    from metric.perturb.noise import default_babble_sources
+
+    sources = default_babble_sources(RATE)
+    train = toy.utterances("train", sample_rate=RATE)
+    assert len(sources) == min(12, len(train))
+    first, _ = sf.read(train[0].path, dtype="float32")
+    np.testing.assert_array_equal(sources[0], first)
+    assert len({len(s) for s in sources}) > 1  # different recordings, not copies of one

@@ -26,7 +26,8 @@ def _toy_utterances(split: str, sample_rate: int):
         from metric.data import toy
     except ImportError as error:
         raise SystemExit(f"the embedded toy corpus is not installed ({error}); use --input DIR instead") from None
-    return toy.utterances(split, sample_rate=sample_rate)
+    # the corpus ships at 16 and 22.05 kHz; other rates are resampled from 16 kHz on load
+    return toy.utterances(split, sample_rate=22050 if sample_rate == 22050 else 16000)
 
 
 def _families(args) -> list[str]:

@@ -22,6 +22,7 @@ from .registry import Family, register
 NOISE_RMS_MIN = 1e-4
 NOISE_RMS_MAX = 0.08
 BABBLE_TALKERS = 6
+DEFAULT_BABBLE_UTTERANCES = 12
 
 
 def noise_parameters(level: float, sample_rate: int) -> dict[str, Any]:
@@ -95,15 +96,18 @@ def _as_sources(items: Sequence[Any], sample_rate: int) -> list[np.ndarray]:
 def default_babble_sources(sample_rate: int) -> tuple[np.ndarray, ...]:
     """Speech used for babble when no ``sources`` are passed.
 
-    The training split of the embedded toy corpus (``metric.data.toy``) when it is
-    installed, otherwise the official sample clip ``metric/assets/sample_audio/ref.wav``
+    Twelve utterances spread over the speakers of the embedded toy corpus's training
+    split (``metric.data.toy``) when it is installed, otherwise the official sample clip ``metric/assets/sample_audio/ref.wav``
     (one talker: the babble is then made of time-shifted copies of it).
     """
     paths: list[str] = []
     try:
         from metric.data import toy  # the embedded corpus; optional at this layer
 
-        paths = [str(u.path) for u in toy.utterances("train", sample_rate=sample_rate)]
+        native = 22050 if sample_rate == 22050 else 16000  # the corpus's two rates; others are resampled
+        listed = [str(u.path) for u in toy.utterances("train", sample_rate=native)]
+        # a dozen utterances spread over the sorted list (so over its speakers) keep loading cheap
+        paths = listed[:: max(1, len(listed) // DEFAULT_BABBLE_UTTERANCES)][:DEFAULT_BABBLE_UTTERANCES]
     except Exception:  # noqa: BLE001 - any failure means "no toy corpus": use the sample clip
         paths = []
     if not paths:
