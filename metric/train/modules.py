@@ -1,0 +1,299 @@
+"""Lightning modules of CDPAM's three training stages (Manocha et al., ICASSP 2021, §3.2, Fig. 1).
+
+* :class:`ContrastiveStage` (a): encoder + projection head(s) with NT-Xent on acoustic pairs
+  (projection of the acoustic half of the embedding) and content pairs (projection of the
+  content half).
+* :class:`JNDStage` (b): loss-net + judgment head on "same/different" pairs with
+  cross-entropy; the encoder starts from a stage-(a) export or the official weights and is
+  frozen or fine-tuned (``stage.freeze_encoder``).
+* :class:`TripletStage` (c): the loss-net fine-tuned with ``MarginRankingLoss(margin=0.1)``
+  on (reference, A, B, preference) triplets.
+
+Frozen parts are held outside the module's registry: they are in no optimiser and in no
+checkpoint ``state_dict`` (the run rebuilds them from ``stage.init_from``; a checksum stored
+in the checkpoint makes sure a resumed run gets the same ones).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from metric.audio import to_model_input
+from metric.data.augment import SilenceAndGain
+from metric.model import ProjectionHead, split_embedding
+
+from .losses import judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
+from .networks import SizedCDPAMNetwork, build_network, load_parts
+
+
+def _fingerprint(module: nn.Module) -> list[float]:
+    """Cheap checksum of a module's tensors: (count, sum, sum of squares) in float64."""
+    values = [t.detach().double() for t in module.state_dict().values() if t.is_floating_point()]
+    return [float(sum(v.numel() for v in values)), float(sum(v.sum() for v in values)), float(sum((v * v).sum() for v in values))]
+
+
+class StageModule(pl.LightningModule):
+    """What the three stages share: config, frozen parts, model input, optimiser, trace, export."""
+
+    stage_name = ""
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__()
+        self.save_hyperparameters({"config": dict(config)})
+        self.config = config
+        self.sample_rate = int(config["data"]["sample_rate"])
+        self._frozen: dict[str, nn.Module] = {}
+        self._trace_path = config.get("debug", {}).get("trace_batches")
+
+    # -- frozen parts -------------------------------------------------------------------
+    def keep_frozen(self, name: str, module: nn.Module) -> None:
+        module.eval()
+        module.requires_grad_(False)
+        self._frozen[name] = module
+
+    def part(self, name: str) -> nn.Module:
+        return self._frozen[name] if name in self._frozen else getattr(self, name)
+
+    @property
+    def frozen_parts(self) -> tuple[str, ...]:
+        return tuple(self._frozen)
+
+    def _apply(self, fn, recurse=True):
+        for module in self._frozen.values():
+            module._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self._frozen.values():
+            module.eval()  # BatchNorm statistics of a frozen encoder never move
+        return self
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["cdpam_frozen_parts"] = {name: _fingerprint(m) for name, m in self._frozen.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("cdpam_frozen_parts", {})
+        for name, module in self._frozen.items():
+            if name in saved:
+                now = _fingerprint(module)
+                if any(abs(a - b) > 1e-6 * max(1.0, abs(a)) for a, b in zip(saved[name], now)):
+                    raise RuntimeError(
+                        f"the frozen {name} of this run differs from the one the checkpoint was trained with; "
+                        f"resume with the same stage.init_from as the original run ({self.config['stage'].get('init_from')!r} now)"
+                    )
+
+    # -- inputs ---------------------------------------------------------------------------
+    def model_input(self, waveform: torch.Tensor, lengths: torch.Tensor):
+        """``[B, T]`` floats in [-1, 1] at ``data.sample_rate`` → the encoder's ``[B, 1, T']`` and lengths."""
+        prepared = to_model_input(waveform, self.sample_rate, lengths, name="training audio")
+        return prepared.waveform, prepared.lengths
+
+    def configure_optimizers(self):
+        optim = self.config["optim"]
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.Adam(parameters, lr=float(optim["lr"]), weight_decay=float(optim.get("weight_decay", 0.0)))
+
+    def trace(self, batch: Mapping[str, Any]) -> None:
+        """Append the item indices of this training step to ``debug.trace_batches`` (one JSON line per step and rank)."""
+        if not self._trace_path or "index" not in batch:
+            return
+        record = {"step": int(self.global_step), "epoch": int(self.current_epoch), "rank": int(self.global_rank),
+                  "indices": [int(i) for i in batch["index"]]}
+        with open(Path(self._trace_path), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    # -- export ---------------------------------------------------------------------------
+    def new_network(self) -> SizedCDPAMNetwork:
+        model = self.config["model"]
+        return build_network(model["encoder_layers"], model["encoder_base_channels"])
+
+    def export_network(self) -> SizedCDPAMNetwork:
+        """The complete metric network as trained so far (CPU, eval mode)."""
+        network = self.new_network()
+        for name in ("encoder", "lossnet", "judgment"):
+            getattr(network, name).load_state_dict({k: v.detach().cpu() for k, v in self.part(name).state_dict().items()})
+        return network.eval()
+
+
+class ContrastiveStage(StageModule):
+    """Stage (a): NT-Xent on acoustic and content pairs.
+
+    ``stage.projection``: ``shared`` (default) applies one 512→512→256 head to whichever half
+    a pair trains (acoustic half for acoustic pairs, content half for content pairs);
+    ``separate`` gives each half its own head. The loss is the mean of the acoustic and
+    content NT-Xent terms, each over the pairs of its kind in the batch.
+    """
+
+    stage_name = "contrastive"
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__(config)
+        stage = config["stage"]
+        network = self.new_network()
+        if stage.get("init_from"):
+            load_parts(network, stage["init_from"], ["encoder"])
+        self.encoder = network.encoder
+        half = self.encoder.embedding_dim // 2
+        self.projection_mode = stage["projection"]
+        if self.projection_mode == "shared":
+            self.projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
+        elif self.projection_mode == "separate":
+            self.acoustic_projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
+            self.content_projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
+        else:
+            raise ValueError(f"stage.projection must be 'shared' or 'separate', got {self.projection_mode!r}")
+        self.temperature = float(stage["temperature"])
+        augment = stage.get("augment") or {}
+        self.augment = (SilenceAndGain(self.sample_rate, float(augment["silence_seconds"]), tuple(augment["gain_db"]),
+                                       seed=int(config["seed"])) if augment.get("enabled") else None)
+        # Untrained loss-net and judgment head of the export (seeded: two exports of one encoder agree).
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(int(stage["lossnet_seed"]))
+        blank = self.new_network()
+        torch.random.set_rng_state(generator_state)
+        self.keep_frozen("lossnet", blank.lossnet)
+        self.keep_frozen("judgment", blank.judgment)
+
+    def project(self, kind: str, embedding: torch.Tensor) -> torch.Tensor:
+        head = self.projection if self.projection_mode == "shared" else getattr(self, f"{kind}_projection")
+        return head(embedding)
+
+    def _step(self, batch, training: bool):
+        count = batch["a"].shape[0]
+        waveforms = torch.cat([batch["a"], batch["b"]])
+        lengths = torch.cat([batch["a_lengths"], batch["b_lengths"]])
+        if training and self.augment is not None:
+            waveforms, lengths = self.augment.batch(waveforms, lengths)
+        x, x_lengths = self.model_input(waveforms, lengths)
+        acoustic, content = split_embedding(self.encoder(x, x_lengths))
+        kinds = batch["kind_id"].to(acoustic.device)
+        terms, logs = [], {}
+        for kind_id, kind, half in ((0, "acoustic", acoustic), (1, "content", content)):
+            index = (kinds == kind_id).nonzero(as_tuple=True)[0]
+            if index.numel() < 2:
+                continue
+            z = self.project(kind, torch.cat([half[index], half[count + index]]))
+            z_a, z_b = z[: index.numel()], z[index.numel():]
+            term = nt_xent(z_a, z_b, self.temperature)
+            terms.append(term)
+            logs[f"{kind}_loss"] = term.detach()
+            logs[f"{kind}_acc"] = pair_retrieval_accuracy(z_a.detach(), z_b.detach())
+        # Every parameter joins the graph (at zero weight) so DDP reduces the same set on every rank,
+        # even for a batch that holds fewer than two pairs of one kind.
+        anchor = sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0
+        loss = (torch.stack(terms).mean() if terms else acoustic.sum() * 0.0) + anchor
+        return loss, logs
+
+    def training_step(self, batch, batch_idx):
+        self.trace(batch)
+        loss, logs = self._step(batch, training=True)
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch["a"].shape[0])
+        self.log_dict({f"train_{k}": v for k, v in logs.items()}, batch_size=batch["a"].shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, logs = self._step(batch, training=False)
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["a"].shape[0])
+        self.log_dict({f"val_{k}": v for k, v in logs.items()}, sync_dist=True, batch_size=batch["a"].shape[0])
+
+
+class _DistanceStage(StageModule):
+    """Stages (b) and (c): an encoder (frozen or not) feeding the loss-net."""
+
+    trained_parts: tuple[str, ...] = ()
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__(config)
+        stage = config["stage"]
+        network = self.new_network()
+        if stage.get("init_from"):
+            load_parts(network, stage["init_from"], list(stage["init_parts"]))
+        self.freeze_encoder = bool(stage["freeze_encoder"])
+        for name in ("encoder", "lossnet", "judgment"):
+            module = getattr(network, name)
+            if name == "encoder" and self.freeze_encoder or name not in self.trained_parts and name != "encoder":
+                self.keep_frozen(name, module)
+            else:
+                setattr(self, name, module)
+
+    def distances(self, reference, reference_lengths, *others):
+        """``d(reference, other)`` for each ``(waveform, lengths)`` in ``others``, one encoder pass for all."""
+        count = reference.shape[0]
+        width = max([reference.shape[1]] + [o[0].shape[1] for o in others])
+        padded = [F.pad(w, (0, width - w.shape[1])) for w in [reference] + [o[0] for o in others]]
+        x, lengths = self.model_input(torch.cat(padded), torch.cat([reference_lengths] + [o[1] for o in others]))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_encoder):
+            embedding = F.normalize(self.part("encoder")(x, lengths, acoustic_only=True), dim=-1)
+        ref = embedding[:count]
+        return [self.part("lossnet")(ref, embedding[(i + 1) * count : (i + 2) * count]) for i in range(len(others))]
+
+
+class JNDStage(_DistanceStage):
+    """Stage (b): cross-entropy of the judgment head on (reference, perturbed, same/different) pairs."""
+
+    stage_name = "jnd"
+    trained_parts = ("lossnet", "judgment")
+
+    def _step(self, batch):
+        (distance,) = self.distances(batch["reference"], batch["reference_lengths"], (batch["perturbed"], batch["perturbed_lengths"]))
+        logits = self.part("judgment")(distance)
+        labels = batch["label"].to(logits.device)
+        loss = judgment_loss(logits, labels)
+        accuracy = (logits.argmax(dim=1) == labels.round().long()).float().mean()
+        return loss, accuracy
+
+    def training_step(self, batch, batch_idx):
+        self.trace(batch)
+        loss, accuracy = self._step(batch)
+        size = batch["reference"].shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        self.log("train_acc", accuracy, prog_bar=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, accuracy = self._step(batch)
+        size = batch["reference"].shape[0]
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
+        self.log("val_acc", accuracy, prog_bar=True, sync_dist=True, batch_size=size)
+
+
+class TripletStage(_DistanceStage):
+    """Stage (c): ``MarginRankingLoss(margin)`` on ``d(ref, A)`` vs ``d(ref, B)``; also logs 2AFC agreement."""
+
+    stage_name = "triplet"
+    trained_parts = ("lossnet",)
+
+    def _step(self, batch):
+        d_a, d_b = self.distances(batch["reference"], batch["reference_lengths"],
+                                  (batch["a"], batch["a_lengths"]), (batch["b"], batch["b_lengths"]))
+        preference = batch["preference"].to(d_a.device)
+        loss = ranking_loss(d_a, d_b, preference, margin=float(self.config["stage"]["margin"]))
+        targets = ranking_targets(preference)
+        decided = targets != 0
+        agreement = ((torch.sign(d_b - d_a) == targets)[decided]).float().mean() if bool(decided.any()) else loss.new_tensor(float("nan"))
+        return loss, agreement
+
+    def training_step(self, batch, batch_idx):
+        self.trace(batch)
+        loss, agreement = self._step(batch)
+        size = batch["reference"].shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        self.log("train_2afc", agreement, batch_size=size)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, agreement = self._step(batch)
+        size = batch["reference"].shape[0]
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
+        self.log("val_2afc", agreement, prog_bar=True, sync_dist=True, batch_size=size)
+
+
+STAGES = {"contrastive": ContrastiveStage, "jnd": JNDStage, "triplet": TripletStage}
