@@ -210,7 +210,10 @@ def to_model_input(
         )
     if pcm == "int16":
         batch = batch / INT16_SCALE
-    batch = resample(batch, sample_rate, MODEL_SAMPLE_RATE) * INT16_SCALE
+    try:
+        batch = resample(batch, sample_rate, MODEL_SAMPLE_RATE) * INT16_SCALE
+    except ValueError as error:  # a rate with no practical exact ratio to 22,050 Hz
+        raise AudioInputError(f"{name}: {error}") from error
     if absolute is None or bool((absolute == total).all()):
         return PreparedBatch(batch, None)
     model_lengths = torch.tensor(

@@ -91,6 +91,10 @@ def score_pair(metric, ref_path: Path, est_path: Path, args) -> PairResult:
         result.distance = float(distance[0])
     except (AudioFileError, AudioInputError) as error:
         result.error = str(error)
+    except WeightsError:
+        raise
+    except Exception as error:  # one odd file must not end a folder run; report it with its type
+        result.error = f"unexpected {type(error).__name__}: {error}"
     return result
 
 

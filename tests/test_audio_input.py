@@ -107,3 +107,8 @@ def test_pair_mismatches_are_refused():
         cdpam_distance(a, np.zeros((3, 4000), np.float32), 16000)
     with pytest.raises(AudioInputError, match="booleans|integer|boolean"):
         cdpam_distance(a.astype(bool), a.astype(bool), 16000)
+
+
+def test_rates_without_a_practical_ratio_are_refused_clearly():
+    with pytest.raises(AudioInputError, match="common rate"):
+        to_model_input(np.zeros(5000, np.float32), 22051)
