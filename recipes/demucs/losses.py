@@ -86,30 +86,9 @@ class MultiResolutionSTFTLoss(nn.Module):
 
 def make_cdpam_loss(sample_rate: int, weight: float, segment_seconds: float | None) -> nn.Module:
     """The CDPAM loss term: ``weight * mean CDPAM(target, estimate)`` on optional random sub-segments."""
-    try:
-        from cdpam_plugins import CDPAMLoss
-    except ImportError:
-        return _MetricCDPAMLoss(sample_rate, weight, segment_seconds)
+    from cdpam_plugins import CDPAMLoss
+
     return CDPAMLoss(sample_rate=sample_rate, weight=weight, segment_seconds=segment_seconds)
-
-
-class _MetricCDPAMLoss(nn.Module):
-    """``weight * mean CDPAM`` straight from :class:`metric.CDPAM` (used when cdpam_plugins is absent)."""
-
-    def __init__(self, sample_rate: int, weight: float, segment_seconds: float | None):
-        super().__init__()
-        from metric import CDPAM
-
-        self.metric = CDPAM(sample_rate=sample_rate)
-        self.weight = weight
-        self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
-
-    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.segment is not None and self.segment < estimate.shape[-1]:
-            starts = torch.randint(0, estimate.shape[-1] - self.segment + 1, (estimate.shape[0],)).tolist()
-            estimate = torch.stack([e[s : s + self.segment] for e, s in zip(estimate, starts)])
-            target = torch.stack([t[s : s + self.segment] for t, s in zip(target, starts)])
-        return self.weight * self.metric(target, estimate).mean()
 
 
 class EnhancementLoss(nn.Module):

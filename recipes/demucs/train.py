@@ -107,7 +107,7 @@ def train(cfg: DictConfig) -> Path:
     system = EnhancementSystem(
         model, optimizer, loss, train_loader, valid_loader,
         config=OmegaConf.to_container(cfg, resolve=True), val_loss_func=val_loss,
-        remix=cfg.data.remix, cdpam_every=cfg.data.cdpam_every,
+        remix=cfg.data.remix, cdpam_every=cfg.loss.cdpam_every,
     )
 
     checkpoints = ModelCheckpoint(
@@ -136,6 +136,9 @@ def train(cfg: DictConfig) -> Path:
         print(f"Resuming from {ckpt_path}")
     started = time.time()
     trainer.fit(system, ckpt_path=ckpt_path)
+    # ModelCheckpoint saves last.ckpt after validations; make it the true end of training so
+    # that a later resume (e.g. with more max_steps) continues from here.
+    trainer.save_checkpoint(last)
     out_path = exp_dir / MODEL_FILE
     if trainer.is_global_zero:
         info = {"variant": cfg.loss.name, "data": cfg.data.name, "steps": int(trainer.global_step),

@@ -1,0 +1,82 @@
+"""Training-step cost of the DEMUCS recipe with and without the CDPAM term.
+
+    python benchmarks/demucs_step.py                       # toy model, batch 8 x 1 s, 2 threads
+    python benchmarks/demucs_step.py --model paper --batch 4 --segment-seconds 0.25 0.5 1.0
+
+One step = forward of the model, the loss, backward, Adam update. Variants:
+``L1+MRSTFT`` (DEMUCS), ``+CDPAM`` on the whole training segment, and ``+CDPAM`` on a
+random sub-segment per item (``CDPAMLoss(segment_seconds=s)``). Prints the median wall
+and CPU time per step and each variant's ratio to L1+MRSTFT. CPU time is reported next
+to wall time because on a shared machine wall time mostly measures the neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from recipes.demucs.losses import EnhancementLoss  # noqa: E402
+from recipes.demucs.model import CausalDemucs  # noqa: E402
+
+MODELS = {"toy": {"hidden": 16, "depth": 5}, "paper": {"hidden": 48, "depth": 5}}
+
+
+def step_times(model, loss, noisy, clean, repeats: int, warmup: int = 1) -> tuple[float, float]:
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
+    walls, cpus = [], []
+    for index in range(warmup + repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        optimizer.zero_grad()
+        value = loss(model(noisy), clean)
+        value.backward()
+        optimizer.step()
+        if index >= warmup:
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(MODELS), default="toy")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=1.0, help="training segment length")
+    parser.add_argument("--segment-seconds", type=float, nargs="*", default=[0.25, 0.5],
+                        help="CDPAM sub-segment lengths to compare")
+    parser.add_argument("--cdpam-weight", type=float, default=0.1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rate = 16_000
+    length = int(args.seconds * rate)
+    clean = 0.1 * torch.randn(args.batch, length)
+    noisy = clean + 0.05 * torch.randn_like(clean)
+    model = CausalDemucs(**MODELS[args.model])
+    variants = [("L1+MRSTFT", EnhancementLoss())]
+    variants.append((f"+CDPAM (whole {args.seconds:g} s)", EnhancementLoss(cdpam_weight=args.cdpam_weight)))
+    for seconds in args.segment_seconds:
+        if seconds < args.seconds:
+            variants.append((f"+CDPAM (segment_seconds={seconds:g})",
+                             EnhancementLoss(cdpam_weight=args.cdpam_weight, cdpam_segment_seconds=seconds)))
+    print(f"model={args.model} ({model.num_parameters() / 1e6:.2f} M parameters), batch {args.batch} x {args.seconds:g} s "
+          f"at {rate} Hz, {args.threads} threads, median of {args.repeats} steps")
+    print(f"{'variant':34s} {'wall s/step':>12s} {'cpu s/step':>11s} {'wall ratio':>11s} {'cpu ratio':>10s}")
+    base = None
+    for name, loss in variants:
+        wall, cpu = step_times(model, loss, noisy, clean, args.repeats)
+        base = base or (wall, cpu)
+        print(f"{name:34s} {wall:12.3f} {cpu:11.3f} {wall / base[0]:11.2f} {cpu / base[1]:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# DEMUCS, DEMUCS+CDPAM and Finetune-CDPAM (Manocha et al., ICASSP 2021, Table 4).
+#
+#   bash run.sh                                   # every stage on the embedded toy corpus
+#   bash run.sh --stage 1 --stop-stage 1          # only the baseline
+#   bash run.sh data=valentini path=/corpora/valentini
+#   bash run.sh data=dns path=/corpora/DNS-Challenge trainer.devices=2 trainer.strategy=ddp
+#
+# Stages: 0 data preparation, 1 DEMUCS (L1 + multi-resolution STFT), 2 DEMUCS+CDPAM
+# (from scratch), 3 Finetune-CDPAM (from stage 1's model), 4 evaluation (Table 4).
+# Options: --stage N, --stop-stage M, data=toy|valentini|dns, path=DIR (real corpora),
+# model=toy|paper (default: toy for the toy corpus, paper otherwise), max_files=N
+# (evaluate the first N test files), threads=N (torch threads; default: PyTorch's);
+# any other key=value is passed to train.py as a Hydra override (see conf/).
+set -euo pipefail
+
+stage=0
+stop_stage=4
+data=toy
+path=""
+model=""
+max_files=""
+threads=""
+overrides=()
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --stage) stage="$2"; shift 2 ;;
+    --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
+    data=*) data="${1#data=}"; shift ;;
+    path=*) path="${1#path=}"; shift ;;
+    model=*) model="${1#model=}"; shift ;;
+    max_files=*) max_files="${1#max_files=}"; shift ;;
+    threads=*) threads="${1#threads=}"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *=*) overrides+=("$1"); shift ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+case "$data" in
+  toy) ;;
+  valentini|dns)
+    if [[ $stage -le 0 && -z "$path" ]]; then
+      echo "run.sh: data=$data needs path=/where/the/corpus/is for stage 0" >&2; exit 2
+    fi ;;
+  *) echo "run.sh: data must be toy, valentini or dns (got '$data')" >&2; exit 2 ;;
+esac
+if [[ -z "$model" ]]; then
+  if [[ "$data" == toy ]]; then model=toy; else model=paper; fi
+fi
+
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python}"
+manifests="data/$data"
+exp="exp/$data"
+common=("data=$data" "model=$model")
+if [[ -n "$threads" ]]; then common+=("trainer.threads=$threads"); fi
+common+=("${overrides[@]+"${overrides[@]}"}")
+mkdir -p "$exp"
+timings="$exp/timings.tsv"
+
+run_stage() {  # run_stage N NAME COMMAND...
+  local number="$1" name="$2"; shift 2
+  if [[ $stage -le $number && $stop_stage -ge $number ]]; then
+    echo "=== stage $number: $name ==="
+    local started=$SECONDS
+    "$@"
+    printf '%s\t%s\t%s\n' "$number" "$name" "$((SECONDS - started))" >> "$timings"
+    echo "=== stage $number done in $((SECONDS - started)) s ==="
+  fi
+}
+
+path_args=()
+if [[ -n "$path" ]]; then path_args=(--path "$path"); fi
+run_stage 0 "data preparation" "$PYTHON" prepare_data.py --data "$data" "${path_args[@]+"${path_args[@]}"}" --out-dir "$manifests"
+run_stage 1 "DEMUCS (L1 + MRSTFT)" "$PYTHON" train.py "${common[@]}" loss=baseline
+run_stage 2 "DEMUCS+CDPAM" "$PYTHON" train.py "${common[@]}" loss=cdpam
+run_stage 3 "Finetune-CDPAM" "$PYTHON" train.py "${common[@]}" loss=finetune
+
+eval_args=(--manifest "$manifests/test.json" --out-dir "$exp/eval"
+  --model "DEMUCS=$exp/baseline/model.pt"
+  --model "DEMUCS+CDPAM=$exp/cdpam/model.pt"
+  --model "Finetune-CDPAM=$exp/finetune/model.pt")
+if [[ -n "$max_files" ]]; then eval_args+=(--max-files "$max_files"); fi
+if [[ -n "$threads" ]]; then export OMP_NUM_THREADS="$threads"; fi
+run_stage 4 "evaluation" "$PYTHON" evaluate.py "${eval_args[@]}"
+
+if [[ $stop_stage -ge 4 && -f "$exp/eval/table.md" ]]; then
+  echo "Table: $exp/eval/table.md   audio: $exp/eval/examples/   spectrogram: $exp/eval/spectrogram.png"
+fi

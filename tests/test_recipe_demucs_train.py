@@ -1,0 +1,160 @@
+"""DEMUCS recipe end to end, tiny: Hydra config -> Asteroid System on Lightning -> checkpoints,
+resume, the CDPAM and fine-tune variants, evaluation and enhance.py on a folder."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "demucs"
+sys.path.insert(0, str(ROOT))
+
+from recipes.common.enhancement_manifests import read_mono, write_manifest  # noqa: E402
+from recipes.demucs.model import CausalDemucs  # noqa: E402
+from recipes.demucs.train import load_model, train  # noqa: E402
+
+SPEECH = ROOT / "metric" / "assets" / "sample_audio" / "ref.wav"
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory):
+    """Noisy/clean pairs cut from real speech, 16 kHz, as train/valid/test manifests."""
+    root = tmp_path_factory.mktemp("pairs")
+    speech, _ = read_mono(SPEECH, 16000)
+    rng = np.random.default_rng(0)
+    for split, count in [("train", 4), ("valid", 1), ("test", 2)]:
+        entries = []
+        for i in range(count):
+            clean = 0.6 * np.roll(speech, int(rng.integers(len(speech))))[:12000]
+            noisy = (clean + rng.normal(0, 0.03, len(clean))).astype(np.float32)
+            paths = {kind: root / f"{split}{i}_{kind}.wav" for kind in ("noisy", "clean")}
+            sf.write(paths["noisy"], noisy, 16000, subtype="FLOAT")
+            sf.write(paths["clean"], clean, 16000, subtype="FLOAT")
+            entries.append({"id": f"{split}{i}", "noisy": str(paths["noisy"]), "clean": str(paths["clean"]),
+                            "samples": len(clean), "sample_rate": 16000})
+        write_manifest(entries, root, split)
+    return root
+
+
+def config(manifest_dir, exp_dir, *overrides):
+    with initialize_config_dir(config_dir=str(RECIPE / "conf"), version_base="1.3"):
+        return compose("config", overrides=[
+            f"data.manifest_dir={manifest_dir}", f"exp_dir={exp_dir}", "model.hidden=4", "model.depth=3",
+            "data.batch_size=2", "data.segment_seconds=0.25", "data.stride_seconds=0.25", "data.valid_segment_seconds=0.5",
+            "data.val_every=2", "data.val_batches=1", "trainer.progress_bar=false", "trainer.log_every_n_steps=1",
+            *overrides,
+        ])
+
+
+def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path):
+    exp = tmp_path / "baseline"
+    cfg = config(manifests, exp, "loss=baseline", "data.max_steps.baseline=3")
+    model_path = train(cfg)
+    assert (exp / "checkpoints" / "last.ckpt").exists() and (exp / "checkpoints" / "best.ckpt").exists()
+    assert list((exp / "logs" / "tensorboard").rglob("events.out.tfevents.*"))
+    metrics = (next((exp / "logs" / "csv").rglob("metrics.csv"))).read_text()
+    assert "train_l1" in metrics and "train_sc" in metrics and "val_loss" in metrics
+    package = torch.load(model_path, weights_only=True)  # plain, safe-to-load export
+    assert package["training"]["variant"] == "baseline" and package["training"]["steps"] == 3
+    model = load_model(model_path)
+    assert model.config.hidden == 4 and model.config.depth == 3
+    checkpoint = torch.load(exp / "checkpoints" / "last.ckpt", weights_only=False)
+    assert not any("cdpam" in key for key in checkpoint["state_dict"])  # frozen CDPAM never in a checkpoint
+    # The .ckpt loads as well and holds trained (changed) weights.
+    torch.manual_seed(0)
+    fresh = type(model)(**{**package["config"]})
+    assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), load_model(exp / "checkpoints" / "last.ckpt").state_dict().values()))
+
+    # Resume: asking for 5 steps continues from step 3 of last.ckpt.
+    train(config(manifests, exp, "loss=baseline", "data.max_steps.baseline=5"))
+    assert torch.load(exp / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5
+
+    # Finetune-CDPAM starts from the baseline's weights and trains on CDPAM (+ a small L1).
+    fine = tmp_path / "finetune"
+    cfg = config(manifests, fine, "loss=finetune", f"init_from={model_path}", "data.max_steps.finetune=1",
+                 "data.cdpam_segment_seconds=0.1")
+    fine_model = load_model(train(cfg))
+    metrics = (next((fine / "logs" / "csv").rglob("metrics.csv"))).read_text()
+    header = metrics.splitlines()[0].split(",")
+    row = [line for line in metrics.splitlines()[1:] if line.split(",")[header.index("train_cdpam")]][0].split(",")
+    assert float(row[header.index("train_cdpam")]) > 0
+    assert "train_sc" not in header
+    start = load_model(model_path).state_dict()
+    changed = [not torch.equal(start[k], v) for k, v in fine_model.state_dict().items()]
+    assert any(changed)
+
+
+def test_cdpam_variant_logs_the_cdpam_term(manifests, tmp_path):
+    cfg = config(manifests, tmp_path / "cdpam", "loss=cdpam", "data.max_steps.cdpam=1", "data.cdpam_segment_seconds=0.1")
+    assert cfg.loss.terms.cdpam_weight > 0 and cfg.loss.terms.cdpam_segment_seconds == 0.1
+    train(cfg)
+    metrics = (next((tmp_path / "cdpam" / "logs" / "csv").rglob("metrics.csv"))).read_text()
+    header = metrics.splitlines()[0].split(",")
+    assert {"train_l1", "train_sc", "train_mag", "train_cdpam"} <= set(header)
+
+
+def untrained_model_file(path: Path) -> Path:
+    torch.save(CausalDemucs(hidden=4, depth=3).serialize(), path)
+    return path
+
+
+def test_init_from_a_different_model_size_is_refused(manifests, tmp_path):
+    model_path = untrained_model_file(tmp_path / "model.pt")
+    cfg = config(manifests, tmp_path / "b", "model.hidden=6", f"init_from={model_path}", "data.max_steps.baseline=1")
+    with pytest.raises(ValueError, match="model config"):
+        train(cfg)
+
+
+def test_enhance_folder_and_evaluate(manifests, tmp_path):
+    model_path = untrained_model_file(tmp_path / "model.pt")  # enhance/evaluate only need a model file
+    noisy_dir = tmp_path / "noisy"
+    noisy_dir.mkdir()
+    speech, _ = read_mono(SPEECH, 8000)
+    sf.write(noisy_dir / "phone.wav", speech[:8000], 8000)  # 8 kHz mono
+    stereo, _ = read_mono(SPEECH, 44100)
+    sf.write(noisy_dir / "music rate.wav", np.stack([stereo, 0.5 * stereo], axis=1)[:44100], 44100)  # 44.1 kHz stereo
+    (noisy_dir / "notes.txt").write_text("not audio")
+    out_dir = tmp_path / "enhanced"
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "enhance.py"), "--checkpoint", str(model_path), "--noisy-dir", str(noisy_dir),
+         "--out-dir", str(out_dir)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == ["music rate.wav", "phone.wav"]
+    for name in ["music rate.wav", "phone.wav"]:
+        audio, rate = sf.read(out_dir / name)
+        assert rate == 16000 and audio.ndim == 1 and len(audio) == 16000 and np.abs(audio).max() <= 1.0
+
+    from recipes.demucs.evaluate import evaluate
+
+    results = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
+    assert list(results["means"]) == ["Noisy", "DEMUCS"]
+    noisy_row = results["means"]["Noisy"]
+    assert set(noisy_row) == {"pesq", "stoi", "csig", "cbak", "covl", "cdpam", "si_sdr"}
+    assert 1.0 <= noisy_row["pesq"] <= 4.64 and 0 < noisy_row["stoi"] <= 100 and noisy_row["cdpam"] > 0
+    # For noise independent of the speech, SI-SDR of the noisy input is about its SNR.
+    snrs = []
+    for entry in json.loads((manifests / "test.json").read_text()):
+        clean, _ = sf.read(entry["clean"])
+        noisy, _ = sf.read(entry["noisy"])
+        snrs.append(10 * np.log10(np.sum(clean**2) / np.sum((noisy - clean) ** 2)))
+    assert noisy_row["si_sdr"] == pytest.approx(np.mean(snrs), abs=0.5)
+    table = (tmp_path / "eval" / "table.md").read_text()
+    assert "| Noisy |" in table and "| DEMUCS |" in table and "CSIG" in table
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["files"] == 2
+    assert (tmp_path / "eval" / "spectrogram.png").stat().st_size > 10_000
+    assert len(list((tmp_path / "eval" / "examples").glob("*.wav"))) == 3  # clean, noisy, DEMUCS
+
+
+def test_enhance_rejects_an_empty_folder(tmp_path):
+    from recipes.demucs.enhance import main
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="No .wav files"):
+        main(["--checkpoint", "x.pt", "--noisy-dir", str(tmp_path / "empty"), "--out-dir", str(tmp_path / "out")])
