@@ -63,10 +63,17 @@ def clear_network_cache() -> None:
 def distance_from_prepared(network: CDPAMNetwork, reference, estimate) -> torch.Tensor:
     """Distance between two :class:`~metric.audio.PreparedBatch` es with ``network``.
 
-    The reference branch builds no graph unless the reference itself requires
-    gradients; the network's weights never do.
+    Scoring (no input requires grad, or grad mode is off) runs in inference mode and,
+    for long inputs, chunk by chunk in bounded memory (:meth:`Encoder.pooled_in_chunks
+    <metric.model.Encoder.pooled_in_chunks>`). As a loss, the reference branch builds no
+    graph unless the reference itself requires gradients; the network's weights never do.
     """
     needs_graph = torch.is_grad_enabled()
+    if not (needs_graph and (reference.waveform.requires_grad or estimate.waveform.requires_grad)):
+        with torch.inference_mode():
+            distance = network(reference.waveform, estimate.waveform, reference.lengths, estimate.lengths)
+        # A plain tensor again, so that callers may mix it into autograd code.
+        return distance.clone()
     with torch.set_grad_enabled(needs_graph and reference.waveform.requires_grad):
         ref_embedding = network.acoustic_embedding(reference.waveform, reference.lengths)
     with torch.set_grad_enabled(needs_graph and estimate.waveform.requires_grad):

@@ -71,6 +71,22 @@ def receptive_field(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> 
     return field
 
 
+DECIMATION = 16  # four halvings: one last-layer frame per 16 input samples
+# Inputs longer than this many samples per batch (items x samples, 30 s at 22,050 Hz) are
+# encoded chunk by chunk when no graph is needed; the pooled result is the same.
+LONG_INPUT_SAMPLES = 30 * 22_050
+
+
+def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> int:
+    """Last-layer frames of input context needed on each side of a chunk for exact outputs.
+
+    Frame ``j`` of the last layer sits at input sample ``16 j`` and sees the samples within
+    ``(receptive_field - 1) / 2`` of it (420 for CDPAM), so a chunk extended by
+    ``ceil(420 / 16) = 27`` frames (432 samples) each side computes its frames exactly.
+    """
+    return -(-((receptive_field(layers, kernel) - 1) // 2) // DECIMATION)
+
+
 def _decimated(lengths: torch.Tensor) -> torch.Tensor:
     # x[..., ::2] keeps ceil(L / 2) samples.
     return torch.div(lengths + 1, 2, rounding_mode="floor")
@@ -80,6 +96,17 @@ def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     steps = torch.arange(x.shape[-1], device=x.device)
     keep = steps[None, :] < lengths[:, None]
     return x * keep[:, None, :].to(x.dtype)
+
+
+def _fold(sources: tuple, out_channels: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    weight, bias, gamma, beta, mean, var = (t[:out_channels] if t is not None else None for t in sources)
+    scale = torch.rsqrt(var + eps)
+    if gamma is not None:
+        scale = scale * gamma
+    folded_bias = -mean * scale if bias is None else (bias - mean) * scale
+    if beta is not None:
+        folded_bias = folded_bias + beta
+    return (weight * scale[:, None, None]).contiguous(), folded_bias.contiguous()
 
 
 def _same_sources(old: tuple, new: tuple) -> bool:
@@ -126,18 +153,13 @@ class Encoder(nn.Module):
             cached = self._folded_cache.get((i, out_channels))
             if cached is not None and _same_sources(cached[0], signature):
                 return cached[1], cached[2]
-        weight, bias, gamma, beta, mean, var = (t[:out_channels] if t is not None else None for t in sources)
-        scale = torch.rsqrt(var + norm.eps)
-        if gamma is not None:
-            scale = scale * gamma
-        folded_bias = -mean * scale if bias is None else (bias - mean) * scale
-        if beta is not None:
-            folded_bias = folded_bias + beta
-        folded_weight = weight * scale[:, None, None]
-        if frozen:
-            with torch.no_grad():
-                folded_weight, folded_bias = folded_weight.contiguous(), folded_bias.contiguous()
-            self._folded_cache[(i, out_channels)] = (signature, folded_weight, folded_bias)
+        if not frozen:
+            return _fold(sources, out_channels, norm.eps)
+        # Cached tensors must be ordinary ones even when first built under inference mode,
+        # because a later loss pass saves them for backward.
+        with torch.inference_mode(False), torch.no_grad():
+            folded_weight, folded_bias = _fold(sources, out_channels, norm.eps)
+        self._folded_cache[(i, out_channels)] = (signature, folded_weight, folded_bias)
         return folded_weight, folded_bias
 
     def _apply(self, fn, recurse=True):
@@ -181,13 +203,76 @@ class Encoder(nn.Module):
                 lengths = _decimated(lengths)
         return x, lengths
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, acoustic_only: bool = False):
-        """Global-average-pooled embedding ``[B, C]`` (C = 1024, or 512 with ``acoustic_only``)."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        acoustic_only: bool = False,
+        *,
+        chunk_samples: int | None = None,
+    ):
+        """Global-average-pooled embedding ``[B, C]`` (C = 1024, or 512 with ``acoustic_only``).
+
+        ``chunk_samples`` encodes the input in chunks of about that many samples per item
+        (see :meth:`pooled_in_chunks`); by default that happens on its own when no graph is
+        needed and the batch holds more than ``LONG_INPUT_SAMPLES`` samples, so long files
+        score in bounded memory with the same result.
+        """
+        if chunk_samples is None and x.shape[0] * x.shape[-1] > LONG_INPUT_SAMPLES and not self._needs_graph(x):
+            chunk_samples = max(LONG_INPUT_SAMPLES // x.shape[0], 64 * DECIMATION)
+        if chunk_samples is not None and chunk_samples < x.shape[-1]:
+            return self.pooled_in_chunks(x, lengths, acoustic_only, chunk_samples)
         features, out_lengths = self.features(x, lengths, acoustic_only)
         if out_lengths is None:
             return features.mean(dim=-1)
         features = _mask_beyond(features, out_lengths)
         return features.sum(dim=-1) / out_lengths.to(features.dtype)[:, None]
+
+    def _needs_graph(self, x: torch.Tensor) -> bool:
+        return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+
+    def pooled_in_chunks(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        acoustic_only: bool,
+        chunk_samples: int,
+    ) -> torch.Tensor:
+        """The pooled embedding of :meth:`forward`, computed chunk by chunk in bounded memory.
+
+        Global average pooling is a sum over last-layer frames, and each frame depends only on
+        the input within its receptive field. Every chunk owns a run of frames, is cut from the
+        input with :func:`context_frames` of context each side (none past the true ends, whose
+        zero padding is real), starts on a multiple of the decimation factor 16 so that the
+        stride-2 layers keep the same samples as on the whole input, and contributes the exact
+        sum of its own frames. The result equals the whole-input computation up to float
+        summation order. Memory scales with ``chunk_samples``, not with the input length.
+        """
+        total = x.shape[-1]
+        frames_total = -(-total // DECIMATION)
+        frames_per_chunk = max(1, int(chunk_samples) // DECIMATION)
+        context = context_frames()
+        if lengths is not None:
+            lengths = lengths.to(device=x.device, dtype=torch.int64)
+            valid_frames = torch.div(lengths + DECIMATION - 1, DECIMATION, rounding_mode="floor")
+        pooled = None
+        for first in range(0, frames_total, frames_per_chunk):
+            stop = min(frames_total, first + frames_per_chunk)
+            start_sample = max(0, first - context) * DECIMATION
+            stop_sample = min(total, (stop + context) * DECIMATION)
+            local_lengths = None
+            if lengths is not None:
+                local_lengths = (lengths - start_sample).clamp(0, stop_sample - start_sample)
+            features, _ = self.features(x[..., start_sample:stop_sample], local_lengths, acoustic_only)
+            offset = start_sample // DECIMATION
+            own = features[..., first - offset : stop - offset]
+            if lengths is not None:
+                own = _mask_beyond(own, (valid_frames - first).clamp(min=0))
+            part = own.sum(dim=-1)
+            pooled = part if pooled is None else pooled + part
+        if lengths is None:
+            return pooled / frames_total
+        return pooled / valid_frames.to(pooled.dtype)[:, None]
 
 
 def split_embedding(embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
