@@ -2,6 +2,7 @@
 resume, the CDPAM and fine-tune variants, evaluation and enhance.py on a folder."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,6 +151,15 @@ def test_enhance_folder_and_evaluate(manifests, tmp_path):
     assert json.loads((tmp_path / "eval" / "results.json").read_text())["files"] == 2
     assert (tmp_path / "eval" / "spectrogram.png").stat().st_size > 10_000
     assert len(list((tmp_path / "eval" / "examples").glob("*.wav"))) == 3  # clean, noisy, DEMUCS
+    assert results["recomputed_rows"] == ["Noisy", "DEMUCS"]
+    # A second evaluation reuses the cached rows while the model file is unchanged ...
+    again = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
+    assert again["recomputed_rows"] == [] and again["means"] == results["means"]
+    # ... and recomputes a row whose model file changed.
+    untrained_model_file(model_path)
+    os.utime(model_path, ns=(1, 1))
+    third = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
+    assert third["recomputed_rows"] == ["DEMUCS"]
 
 
 def test_enhance_rejects_an_empty_folder(tmp_path):

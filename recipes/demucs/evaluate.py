@@ -9,7 +9,8 @@ ITU-T P.862.2), STOI (in %, as the paper prints it), CSIG / CBAK / COVL (Hu & Lo
 :func:`metric.evaluate.composite`), the CDPAM distance to the clean reference (lower is
 better) and SI-SDR (dB); each the mean over the test files. Writes ``table.md``,
 ``results.json`` (per-file values too), ``examples/`` (clean, noisy and every model's
-output for the first few files) and ``spectrogram.png`` (first example).
+output for the first few files) and ``spectrogram.png`` (first example). Per-row scores are
+cached in ``rows/`` and reused while the model file and the test files are unchanged.
 """
 
 from __future__ import annotations
@@ -114,6 +115,19 @@ def spectrogram_png(signals: dict[str, np.ndarray], path: Path, title: str) -> P
     return path
 
 
+def _row_file(out_dir: Path, row: str) -> Path:
+    return out_dir / "rows" / (row.lower().replace("+", "_").replace("-", "_") + ".json")
+
+
+def _row_key(row: str, model_path: str | Path | None, ids: list[str]) -> dict:
+    """What a cached row was computed from: the model file (path, size, mtime) and the test ids."""
+    key = {"row": row, "ids": ids, "model": None}
+    if model_path is not None:
+        stat = Path(model_path).stat()
+        key["model"] = {"path": str(Path(model_path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return key
+
+
 def evaluate(
     manifest: str | Path,
     models: dict[str, str | Path],
@@ -121,25 +135,49 @@ def evaluate(
     max_files: int | None = None,
     examples: int = 3,
     progress: bool = True,
+    reuse: bool = True,
 ) -> dict:
-    """Score Noisy and every model on ``manifest``; write the table, JSON, examples and spectrogram."""
+    """Score Noisy and every model on ``manifest``; write the table, JSON, examples and spectrogram.
+
+    Each row's per-file scores are cached in ``out_dir/rows/``; with ``reuse`` a row whose
+    model file and test files are unchanged is read back instead of recomputed, so that
+    re-running the evaluation after retraining one variant only scores that variant.
+    """
     started = time.time()
     entries = read_manifest(manifest)
     if max_files:
         entries = entries[:max_files]
+    ids = [entry["id"] for entry in entries]
     out_dir = Path(out_dir)
     (out_dir / "examples").mkdir(parents=True, exist_ok=True)
+    (out_dir / "rows").mkdir(exist_ok=True)
+    keys = {"Noisy": _row_key("Noisy", None, ids), **{name: _row_key(name, path, ids) for name, path in models.items()}}
+    per_file: dict[str, list[dict]] = {}
+    for row, key in keys.items():
+        cached = _row_file(out_dir, row)
+        if reuse and cached.exists():
+            content = json.loads(cached.read_text())
+            if content.get("key") == key:
+                per_file[row] = content["per_file"]
+    todo = [row for row in keys if row not in per_file]
+    if per_file:
+        print(f"Reusing cached scores for {', '.join(per_file)} ({out_dir / 'rows'})")
     loaded = {name: load_model(path).eval() for name, path in models.items()}
-    cdpam = CleanReferenceScorer()
-    per_file: dict[str, list[dict]] = {"Noisy": [], **{name: [] for name in loaded}}
+    cdpam = CleanReferenceScorer() if todo else None
+    for row in todo:
+        per_file[row] = []
     first_example: dict[str, np.ndarray] = {}
     for index, entry in enumerate(tqdm(entries, desc="evaluate", unit="file", disable=not progress)):
+        needed = list(keys) if (index < examples or index == 0) else todo
+        if not needed:
+            continue
         clean, _ = sf.read(entry["clean"], dtype="float32")
         noisy, _ = sf.read(entry["noisy"], dtype="float32")
-        cdpam.set_reference(clean)
-        outputs = {"Noisy": noisy, **{name: enhance_waveform(model, noisy) for name, model in loaded.items()}}
-        for row, processed in outputs.items():
-            per_file[row].append({"id": entry["id"], **score(clean, processed, cdpam)})
+        outputs = {row: noisy if row == "Noisy" else enhance_waveform(loaded[row], noisy) for row in needed}
+        if todo:
+            cdpam.set_reference(clean)
+        for row in todo:
+            per_file[row].append({"id": entry["id"], **score(clean, outputs[row], cdpam)})
         if index < examples:
             sf.write(out_dir / "examples" / f"{entry['id']}_clean.wav", clean, SAMPLE_RATE)
             for row, processed in outputs.items():
@@ -148,6 +186,9 @@ def evaluate(
         if index == 0:
             first_example = {"Clean": clean, **outputs}
             first_id = entry["id"]
+    for row in todo:
+        _row_file(out_dir, row).write_text(json.dumps({"key": keys[row], "per_file": per_file[row]}, indent=1))
+    per_file = {row: per_file[row] for row in keys}  # table order: Noisy, then the models as given
     means = {row: {key: float(np.mean([item[key] for item in items])) for key, *_ in COLUMNS} for row, items in per_file.items()}
     table = markdown_table(means)
     results = {
@@ -157,6 +198,7 @@ def evaluate(
         "columns": {key: {"header": header, "higher_is_better": higher} for key, header, higher, _ in COLUMNS},
         "means": means,
         "per_file": per_file,
+        "recomputed_rows": todo,
         "seconds": round(time.time() - started, 1),
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
@@ -183,6 +225,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--max-files", type=int, default=None, help="score only the first N test files")
     parser.add_argument("--examples", type=int, default=3, help="files whose audio is saved under examples/")
+    parser.add_argument("--no-reuse", action="store_true", help="recompute every row even if its cached scores are current")
     args = parser.parse_args(argv)
     models = {}
     for name, path in args.model:
@@ -190,7 +233,7 @@ def main(argv=None) -> int:
             models[name] = path
         else:
             print(f"Skipping {name}: {path} does not exist (train it first).")
-    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples)
+    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples, reuse=not args.no_reuse)
     return 0
 
 
