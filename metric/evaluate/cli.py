@@ -101,8 +101,10 @@ def run(args) -> int:
     from .report import markdown_table, write_reports
     from .scorers import build_scorers
     from .testsets import build_acoustic_groups, build_monotonicity_set, load_clips
+    from .threads import limit_blas_threads
 
     started = time.time()
+    limit_blas_threads(1)  # thousands of tiny BLAS calls: threads only add overhead (see .threads)
     progress = not args.quiet
     protocols = [args.protocol] if args.protocol != "all" else ["monotonicity", "common-area", "retrieval"]
     if args.protocol == "all":

@@ -100,53 +100,54 @@ def segmental_snr(clean: np.ndarray, processed: np.ndarray, sample_rate: int) ->
     return float(np.mean(np.clip(frame_snr, *SEGSNR_RANGE_DB)))
 
 
-def autocorrelation(frame: np.ndarray, order: int) -> np.ndarray:
-    """``r[0..order]`` of one (windowed) frame."""
-    return np.array([np.dot(frame[: len(frame) - k], frame[k:]) for k in range(order + 1)])
+def autocorrelation(frames: np.ndarray, order: int) -> np.ndarray:
+    """``r[..., 0..order]`` of (windowed) frames ``[..., N]``."""
+    n = frames.shape[-1]
+    # explicit sums rather than np.dot: no BLAS thread start-up per call on a busy machine
+    return np.stack([np.sum(frames[..., : n - k] * frames[..., k:], axis=-1) for k in range(order + 1)], axis=-1)
 
 
 def levinson_durbin(r: np.ndarray) -> np.ndarray:
-    """LPC polynomial ``a = [1, a_1, ..., a_p]`` minimising ``a R a^T`` (``R`` Toeplitz of ``r``).
+    """LPC polynomials ``a = [1, a_1, ..., a_p]`` minimising ``a R a^T`` (``R`` Toeplitz of ``r``).
 
-    A silent frame (``r[0] == 0``) gets the trivial predictor ``[1, 0, ..., 0]``.
+    ``r`` is ``[p + 1]`` or ``[frames, p + 1]`` (solved for all frames at once). A silent
+    frame (``r[0] == 0``) gets the trivial predictor ``[1, 0, ..., 0]``; a perfectly
+    predictable one keeps the predictor found when its error reached 0.
     """
-    order = len(r) - 1
-    a = np.zeros(order + 1)
-    a[0] = 1.0
-    error = r[0]
-    if error <= 0:
-        return a
+    r = np.asarray(r, dtype=np.float64)
+    single = r.ndim == 1
+    r = np.atleast_2d(r)
+    frames, order = r.shape[0], r.shape[1] - 1
+    a = np.zeros((frames, order + 1))
+    a[:, 0] = 1.0
+    error = r[:, 0].copy()
     for i in range(1, order + 1):
-        reflection = -(r[i] + np.dot(a[1:i], r[i - 1 : 0 : -1])) / error
-        a[1 : i + 1] = a[1 : i + 1] + reflection * np.concatenate([a[i - 1 : 0 : -1], [1.0]])
-        error *= 1 - reflection**2
-        if error <= 0:  # perfectly predictable frame: stop, the predictor is exact
-            break
-    return a
+        active = error > 0
+        accumulated = r[:, i] + np.sum(a[:, 1:i] * r[:, i - 1 : 0 : -1], axis=1)
+        reflection = np.where(active, -accumulated / np.where(active, error, 1.0), 0.0)
+        previous = a.copy()
+        a[:, 1:i] = previous[:, 1:i] + reflection[:, None] * previous[:, i - 1 : 0 : -1]
+        a[:, i] = reflection
+        error = np.where(active, error * (1 - reflection**2), error)
+    return a[0] if single else a
 
 
-def _toeplitz_quadratic(a: np.ndarray, r: np.ndarray) -> float:
-    """``a R a^T`` with ``R[i, j] = r[|i - j|]``."""
-    order = len(r) - 1
-    matrix = r[np.abs(np.arange(order + 1)[:, None] - np.arange(order + 1)[None, :])]
-    return float(a @ matrix @ a)
+def _toeplitz_quadratic(a: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``a R a^T`` with ``R[i, j] = r[|i - j|]``, for ``[..., p + 1]`` arrays."""
+    order = r.shape[-1] - 1
+    matrix = r[..., np.abs(np.arange(order + 1)[:, None] - np.arange(order + 1)[None, :])]
+    return np.sum(a[..., :, None] * matrix * a[..., None, :], axis=(-1, -2))
 
 
 def llr_per_frame(clean: np.ndarray, processed: np.ndarray, sample_rate: int, order: int | None = None) -> np.ndarray:
     """Unlimited LLR of every frame (Hu & Loizou eq. 2)."""
     order = lpc_order(sample_rate) if order is None else order
     window = np.hanning(int(round(FRAME_SECONDS * sample_rate)))
-    clean_frames = frame_signal(np.asarray(clean, np.float64), sample_rate) * window
-    processed_frames = frame_signal(np.asarray(processed, np.float64), sample_rate) * window
-    values = np.empty(len(clean_frames))
-    for index, (c, p) in enumerate(zip(clean_frames, processed_frames)):
-        r_clean = autocorrelation(c, order)
-        a_clean = levinson_durbin(r_clean)
-        a_processed = levinson_durbin(autocorrelation(p, order))
-        numerator = _toeplitz_quadratic(a_processed, r_clean)
-        denominator = _toeplitz_quadratic(a_clean, r_clean)
-        values[index] = np.log((numerator + _EPS) / (denominator + _EPS))
-    return values
+    r_clean = autocorrelation(frame_signal(np.asarray(clean, np.float64), sample_rate) * window, order)
+    r_processed = autocorrelation(frame_signal(np.asarray(processed, np.float64), sample_rate) * window, order)
+    numerator = _toeplitz_quadratic(levinson_durbin(r_processed), r_clean)
+    denominator = _toeplitz_quadratic(levinson_durbin(r_clean), r_clean)
+    return np.log((numerator + _EPS) / (denominator + _EPS))
 
 
 def log_likelihood_ratio(clean: np.ndarray, processed: np.ndarray, sample_rate: int, order: int | None = None) -> float:
