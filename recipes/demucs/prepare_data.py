@@ -26,52 +26,18 @@ from recipes.common.enhancement_manifests import (  # noqa: E402
 )
 
 SAMPLE_RATE = 16_000
-TOY_VALID_FRACTION = 0.1
-
-
-def _toy_enhancement_pairs():
-    """``metric.data.toy.enhancement_pairs``, or the same pairs read from the packaged folders."""
-    try:
-        from metric.data.toy import enhancement_pairs
-
-        return enhancement_pairs
-    except ImportError:
-        pass
-    import metric
-
-    root = Path(metric.__file__).parent / "assets" / "toy_corpus" / "enhancement"
-    if not root.is_dir():
-        raise RuntimeError(
-            f"The toy corpus is not in this installation ({root} is missing); "
-            "use data=valentini path=... or data=dns path=... instead."
-        )
-
-    def enhancement_pairs(split: str = "train") -> list[tuple[Path, Path]]:
-        folder = root / split
-        if not folder.is_dir():
-            raise ValueError(f"The toy corpus has no {split!r} split.")
-        return [(noisy, folder / "clean" / noisy.name) for noisy in sorted((folder / "noisy").glob("*.wav"))]
-
-    return enhancement_pairs
 
 
 def prepare_toy(out_dir: str | Path, sample_rate: int = SAMPLE_RATE) -> dict[str, Path]:
     """Manifests for the toy corpus embedded in the package (``metric.data.toy``)."""
+    from metric.data.toy import enhancement_pairs
+
     out_dir = Path(out_dir)
-    enhancement_pairs = _toy_enhancement_pairs()
 
     def triples(split: str) -> list[tuple[str, Path, Path]]:
         return [(Path(noisy).stem, Path(noisy), Path(clean)) for noisy, clean in enhancement_pairs(split)]
 
-    splits = {"train": triples("train"), "test": triples("test")}
-    try:
-        splits["valid"] = triples("valid")
-    except (ValueError, KeyError):
-        splits["valid"] = []
-    if not splits["valid"]:
-        # No validation split shipped: hold out the last tenth of the training pairs.
-        count = max(1, int(len(splits["train"]) * TOY_VALID_FRACTION))
-        splits["train"], splits["valid"] = splits["train"][:-count], splits["train"][-count:]
+    splits = {split: triples(split) for split in ("train", "valid", "test")}
     written = {}
     for split, pairs in splits.items():
         written[split] = write_manifest(pairs_to_entries(pairs, out_dir, split, sample_rate, f"toy {split}"), out_dir, split)
