@@ -175,8 +175,10 @@ def test_measures_behave_on_known_signals():
     noisy = np.clip(speech + 0.05 * rng.standard_normal(len(speech)), -1, 1)
     assert mel_cepstral_distortion(speech, speech) == 0
     assert multi_resolution_stft_distance(speech, speech) == 0
-    # A gain change shifts every log-mel band by the same amount: only c0 changes, and MCD excludes c0.
-    assert mel_cepstral_distortion(speech, 0.5 * speech) < 1e-6
+    # A gain change shifts every log-mel band by the same amount: only c0 changes, and MCD excludes c0
+    # (up to the few bands of near-silent frames that sit at the 1e-5 floor).
+    assert mel_cepstral_distortion(speech, 0.5 * speech) < 0.05
+    assert mel_cepstral_distortion(speech, 0.5 * speech) < 0.01 * mel_cepstral_distortion(speech, noisy)
     assert mel_cepstral_distortion(speech, noisy) > 1.0
     assert multi_resolution_stft_distance(speech, noisy) > 0.1
     # MR-STFT distance grows with the noise level.

@@ -15,8 +15,8 @@ return one float per utterance (lower is better except PESQ).
 
   where ``c`` are mel-frequency cepstral coefficients: the orthonormal DCT-II
   over 80 mel bands of the natural-log mel magnitude spectrum (the recipe's
-  front end: FFT 1024, hop 256; floor 1e-10), ``c_0`` (energy) excluded, so a
-  pure gain change scores 0. Frames are aligned
+  front end: FFT 1024, hop 256, floor 1e-5), ``c_0`` (energy) excluded, so a
+  pure gain change scores ~0 (exactly 0 where no band sits at the floor). Frames are aligned
   one to one (a vocoder keeps the timing), no DTW. Papers that compute MCD from
   SPTK mel-generalised cepstra (all-pass warping α ≈ 0.455 at 22 kHz) with DTW
   get numbers on a different scale: compare MCD only within this table.
@@ -35,8 +35,9 @@ from .mel import LogMelSpectrogram, MelConfig
 
 STFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))
 MCD_COEFFICIENTS = 24
-# Far below any audible level, so that a gain change (a constant shift of every log band) stays a c0-only change.
-MCD_FLOOR = 1e-10
+# The vocoder front end's floor: the features the generator is asked to reproduce. A lower floor lets
+# digital silence in a recording (ln 0 -> -inf) dominate the average with differences nobody hears.
+MCD_FLOOR = 1e-5
 MCD_CONSTANT = 10.0 / math.log(10.0) * math.sqrt(2.0)
 PESQ_RATE = 16000
 
