@@ -151,3 +151,12 @@ def test_mos_csv(tmp_path):
     (tmp_path / "bad.csv").write_text("reference,degraded,mos\na,b,3\n")
     with pytest.raises(ValueError, match="condition"):
         read_mos_csv(tmp_path / "bad.csv")
+
+
+def test_within_content_monotonicity_ignores_scale_differences_between_recordings():
+    # each recording's distance grows with the level, but on scales that overlap
+    levels = np.array([0.2, 0.4, 0.6, 0.8] * 2)
+    distances = np.array([1.0, 2.0, 3.0, 4.0, 0.5, 5.0, 6.0, 7.0])
+    result = monotonicity(distances, levels, ["noise"] * 8, ["a"] * 4 + ["b"] * 4)
+    assert result["within_content"] == pytest.approx(1.0)
+    assert result["mono"] < 1.0

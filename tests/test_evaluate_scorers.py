@@ -96,3 +96,11 @@ def test_cdpam_cache_never_confuses_two_recordings_with_the_same_name():
     first = scorer.distances({"x": a, "y": a}, [("x", "y")], 16000, progress=False)
     second = scorer.distances({"x": a, "y": b}, [("x", "y")], 16000, progress=False)  # "y" is new audio
     assert first[0] == 0.0 and second[0] > 0.01
+
+
+def test_stoi_on_too_little_speech_is_unscored_not_a_placeholder():
+    # 0.19 s of tone then silence: fewer than STOI's 30 active frames
+    x = np.zeros(12000)
+    x[:3000] = 0.3 * np.sin(0.1 * np.arange(3000))
+    with pytest.warns(UserWarning, match="too little active speech"):
+        assert np.isnan(build_scorer("stoi").score(x, x, 16000))

@@ -26,13 +26,19 @@ def spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def monotonicity(distances, levels, families=None) -> dict:
+def monotonicity(distances, levels, families=None, contents=None) -> dict:
     """``{"mono": mean over families, "per_family": {family: SC}}``.
+
+    With ``contents``, also ``"within_content"``: the mean over (family, content) of the
+    Spearman correlation of one recording's distances alone. It separates "the distance
+    grows with the level for each recording" from "distances of different recordings
+    share one scale", which the pooled headline needs as well.
 
     Args:
         distances: metric distance of each perturbed recording to its clean original.
         levels: the perturbation level of each recording.
         families: the family (or chain name) of each recording; ``None`` = one family.
+        contents: the clean recording each one was made from (optional).
     """
     distances = np.asarray(distances, dtype=np.float64)
     levels = np.asarray(levels, dtype=np.float64)
@@ -44,4 +50,12 @@ def monotonicity(distances, levels, families=None) -> dict:
         groups[family].append(index)
     per_family = {family: spearman(distances[idx], levels[idx]) for family, idx in groups.items()}
     finite = [value for value in per_family.values() if np.isfinite(value)]
-    return {"mono": float(np.mean(finite)) if finite else float("nan"), "per_family": per_family}
+    result = {"mono": float(np.mean(finite)) if finite else float("nan"), "per_family": per_family}
+    if contents is not None:
+        cells: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for index, (family, content) in enumerate(zip(families, contents, strict=True)):
+            cells[(family, str(content))].append(index)
+        within = [spearman(distances[idx], levels[idx]) for idx in cells.values() if len(idx) >= 2]
+        within = [value for value in within if np.isfinite(value)]
+        result["within_content"] = float(np.mean(within)) if within else float("nan")
+    return result

@@ -170,7 +170,7 @@ def write_reports(protocol_results: list[dict], out_dir: str | Path, command: st
     markdown += markdown_table(protocol_results) + "\nTest sets:\n\n" + describe_test_sets(protocol_results)
     for result in protocol_results:
         if result["protocol"] == "monotonicity":
-            markdown += "\nMonotonicity per family (Spearman):\n\n" + _per_family_table(result)
+            markdown += "\nMonotonicity per family (Spearman, recordings pooled):\n\n" + _per_family_table(result)
     (out_dir / "results.md").write_text(markdown)
     written["markdown"] = out_dir / "results.md"
     if plots:
@@ -188,7 +188,11 @@ def _per_family_table(result: dict) -> str:
     metrics = list(result["metrics"])
     families = list(dict.fromkeys(result["raw"]["families"]))
     lines = ["| family | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    text = lambda v: "–" if v is None or not math.isfinite(v) else f"{v:.2f}"  # noqa: E731
     for family in families:
         values = [result["metrics"][m]["per_family"].get(family) for m in metrics]
-        lines.append(f"| {family} | " + " | ".join("–" if v is None or not math.isfinite(v) else f"{v:.2f}" for v in values) + " |")
+        lines.append(f"| {family} | " + " | ".join(text(v) for v in values) + " |")
+    for key, title in (("mono_individual", "individual (mean)"), ("mono_combined", "combined (mean)"),
+                       ("mono_within_content", "within each recording (mean)")):
+        lines.append(f"| *{title}* | " + " | ".join(text(result["metrics"][m].get(key)) for m in metrics) + " |")
     return "\n".join(lines) + "\n"

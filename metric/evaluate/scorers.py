@@ -161,10 +161,20 @@ def pesq_mos(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> f
 
 
 def stoi_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
-    """Short-time objective intelligibility (Taal et al., 2011) from ``pystoi``."""
+    """Short-time objective intelligibility (Taal et al., 2011) from ``pystoi``.
+
+    STOI needs 30 non-silent 25.6 ms frames (about 0.4 s of active speech); on less,
+    ``pystoi`` warns and returns a placeholder 1e-5. That is not a score, so it raises
+    here (and the pair counts as unscored).
+    """
     from pystoi import stoi
 
-    return float(stoi(reference, degraded, sample_rate, extended=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(stoi(reference, degraded, sample_rate, extended=False))
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        raise ValueError("too little active speech for STOI (it needs about 0.4 s after removing silent frames)")
+    return value
 
 
 def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], float]:

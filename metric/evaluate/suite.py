@@ -37,17 +37,24 @@ def run_monotonicity(scorers: Sequence[Scorer], test_set: PairSet, progress: boo
     levels = np.array([item["level"] for item in test_set.info])
     families = [item["family"] for item in test_set.info]
     combined = np.array([item["combined"] for item in test_set.info])
+    contents = [item["content"] for item in test_set.info]
     metrics, raw = {}, {}
     for scorer in scorers:
         distances = scorer.distances(test_set.clips, test_set.pairs, test_set.sample_rate, progress)
         ok = np.isfinite(distances)
-        result = monotonicity(distances[ok], levels[ok], [f for f, keep in zip(families, ok) if keep])
+        result = monotonicity(
+            distances[ok],
+            levels[ok],
+            [f for f, keep in zip(families, ok) if keep],
+            [c for c, keep in zip(contents, ok) if keep],
+        )
         individual = [v for f, v in result["per_family"].items() if "+" not in f and np.isfinite(v)]
         chained = [v for f, v in result["per_family"].items() if "+" in f and np.isfinite(v)]
         metrics[scorer.name] = {
             "mono": result["mono"],
             "mono_individual": float(np.mean(individual)) if individual else float("nan"),
             "mono_combined": float(np.mean(chained)) if chained else float("nan"),
+            "mono_within_content": result["within_content"],
             "per_family": result["per_family"],
             "unscored_pairs": int((~ok).sum()),
             "higher_is_better": scorer.higher_is_better,
