@@ -121,6 +121,14 @@ class PeriodicCheckpoint(pl.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         self.save(trainer)
 
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        # Ctrl-C: keep the work done since the last periodic checkpoint (other errors may leave a step half done).
+        if isinstance(exception, KeyboardInterrupt) and trainer.global_step > 0:
+            try:
+                self.save(trainer)
+            except Exception:  # noqa: BLE001 - the interrupt is what the user must see
+                pass
+
 
 def checkpoint_bytes(parameter_count: int, trainable_count: int) -> int:
     """Bytes of one checkpoint: float32 weights + Adam's two moments of the trained ones + 1 MB of loop state."""
@@ -145,8 +153,9 @@ def check_output_dir(folder: str | Path, need_bytes: int) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputDirError(f"output_dir={folder} is not writable by this user. Fix its permissions or choose another output_dir=...")
     try:  # permissions can lie (read-only mounts, ACLs, quotas): write for real
-        atomic_write_bytes(folder / ".write-probe", lambda handle: handle.write(b"\0" * 4096))
-        (folder / ".write-probe").unlink()
+        probe = folder / f".write-probe-{os.getpid()}"  # per process: DDP ranks check the same folder at once
+        atomic_write_bytes(probe, lambda handle: handle.write(b"\0" * 4096))
+        probe.unlink()
     except OSError as error:
         raise OutputDirError(f"cannot write into output_dir={folder} ({error.strerror or error}). Choose a writable output_dir=...") from error
     free = shutil.disk_usage(folder).free

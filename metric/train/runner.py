@@ -178,7 +178,8 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
                                "checkpoint": str(checkpoints.path), "output_dir": str(folder)}
     if trainer.interrupted:
         summary["interrupted"] = True
-    if not trainer.is_global_zero:
+        print(f"training interrupted at step {trainer.global_step}; continue with resume=true output_dir={folder}", file=sys.stderr)
+    if not trainer.is_global_zero or trainer.interrupted:
         return summary
     if cfg.export.enabled:
         from .networks import export_network
@@ -193,7 +194,14 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
 
         network = module.export_network()
         ev = cfg.evaluation
-        summary["monotonicity"] = noise_monotonicity(network, corpus=ev.corpus, families=list(ev.families), levels=list(ev.levels),
-                                                     clips=int(ev.clips), seconds=float(ev.seconds), seed=int(cfg.seed))
+        options = dict(corpus=ev.corpus, families=list(ev.families), levels=list(ev.levels), clips=int(ev.clips),
+                       seconds=float(ev.seconds), seed=int(cfg.seed))
+        summary["monotonicity"] = noise_monotonicity(network, **options)
+        if ev.get("compare_untrained"):
+            from .networks import build_network
+
+            torch.manual_seed(int(cfg.seed))
+            summary["monotonicity_untrained"] = noise_monotonicity(
+                build_network(cfg.model.encoder_layers, cfg.model.encoder_base_channels), **options)
     _update_last(folder, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), summary=summary)
     return summary
