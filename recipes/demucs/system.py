@@ -37,6 +37,11 @@ class EnhancementSystem(System):
             self.loss_func.use_cdpam = self.global_step % self.cdpam_every == 0
         return self.loss_func(estimate, clean)
 
+    def validation_step(self, batch, batch_nb):
+        # sync_dist: under DDP each process validates a shard; checkpoints need the global mean.
+        loss = self.common_step(batch, batch_nb, train=False)
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
+
     def training_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=True)
         self.log("loss", loss, prog_bar=True, logger=True)
