@@ -1,0 +1,43 @@
+"""Load the official CDPAM (PyPI ``cdpam==0.0.6``) for side-by-side benchmarks — benchmark-only shim.
+
+The project never imports ``cdpam`` at run time; only the benchmark subprocesses do, to
+time the official model code exactly as shipped. Three things stop that code from
+loading on a current stack, and each is worked around *outside* the model code:
+
+* ``cdpam/__init__.py`` and ``cdpam/cdpam.py`` import ``librosa`` and ``resampy`` (for
+  its file loader, which the benchmark does not use): empty stand-in modules are put in
+  ``sys.modules`` before the import.
+* ``CDPAM(dev='cuda:0')`` is the default: the benchmark passes ``dev='cpu'``.
+* its ``torch.load`` of the weights pickle fails under torch >= 2.6 (``weights_only``
+  became the default): the file is first verified byte-for-byte against the released
+  sha256 (:func:`metric.weights.verify_official_file`), then loaded with
+  ``weights_only=False`` just for that call.
+
+``cdpam.models`` (``base_encoder``, ``lossnet_dfl``, ``FINnet``) and ``CDPAM.forward`` run
+unmodified.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import types
+
+import torch
+
+
+def load_official():
+    """The official ``cdpam.CDPAM`` object on CPU, in eval mode, weights requiring grad (as shipped)."""
+    for name in ("librosa", "resampy"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    import cdpam  # noqa: PLC0415 - benchmark subprocess only
+
+    from metric.weights import official_checkpoint_path, verify_official_file
+
+    verify_official_file(official_checkpoint_path())
+    original = torch.load
+    torch.load = functools.partial(original, weights_only=False)
+    try:
+        return cdpam.CDPAM(dev="cpu")
+    finally:
+        torch.load = original
