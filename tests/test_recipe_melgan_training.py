@@ -222,3 +222,19 @@ def test_limited_evaluation_covers_every_speaker():
         {"speaker": "b", "utterance_id": "b0"}, {"speaker": "c", "utterance_id": "c0"}]
     assert [e["utterance_id"] for e in select_utterances(entries, 4)] == ["a0", "b0", "c0", "a1"]
     assert select_utterances(entries, None) == entries
+
+
+def test_hydra_entry_point_and_run_sh_argument_errors(manifests, tmp_path):
+    exp = tmp_path / "exp"
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), *TINY, "train.max_steps=1", "train.validate_every=0",
+         f"data.manifest_dir={manifests}", f"exp_dir={exp}"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((exp / "train_summary.json").read_text())["steps"] == 1
+    assert list((exp / "hydra").glob("*/.hydra/config.yaml"))  # the composed config is kept with the run
+    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "--data", "vctk"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--data-root" in result.stderr
+    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "--bogus"], capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown option" in result.stderr

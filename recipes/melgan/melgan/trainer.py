@@ -157,6 +157,9 @@ class Trainer:
         self.step = int(state["step"])
         self.elapsed_before = float(state.get("elapsed_seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
+        if "python_rng" in state:  # segment crops continue where they stopped
+            version, internal, gauss = state["python_rng"]
+            random.setstate((version, tuple(internal), gauss))
         if self.is_main:
             print(f"Resumed from {path} at step {self.step}.")
 
@@ -172,6 +175,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
             "config": OmegaConf.to_container(self.cfg, resolve=True),
         }
         atomic_save(state, self.checkpoint_path)
