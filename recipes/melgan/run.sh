@@ -5,7 +5,7 @@
 #   bash recipes/melgan/run.sh --data ljspeech --data-root /data/LJSpeech-1.1 --size paper
 #   bash recipes/melgan/run.sh --data vctk --data-root /data/VCTK-Corpus-0.92 --size paper
 #   bash recipes/melgan/run.sh --stage 3 --stop-stage 3      # only the evaluation
-#   bash recipes/melgan/run.sh --ngpu 2 ...                  # training stages under torchrun (DDP)
+#   bash recipes/melgan/run.sh --nproc 2 ...                 # training stages under torchrun (DDP: GPUs or CPU gloo)
 #   bash recipes/melgan/run.sh -- train.max_steps=100       # extra Hydra overrides for stages 1-2
 #
 # Stages:
@@ -22,7 +22,7 @@ stop_stage=3
 data=toy
 data_root=""
 size=""              # toy | paper (model size and training budget); default: toy for the toy corpus, paper otherwise
-ngpu=0               # >0: run training with torchrun --nproc_per_node $ngpu
+nproc=0              # >0: run training with torchrun --nproc_per_node $nproc (one process per GPU, or gloo on CPU)
 max_utterances=""
 max_seconds=""
 python=${PYTHON:-python}
@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --data) data=$2; shift 2 ;;
     --data-root) data_root=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
-    --ngpu) ngpu=$2; shift 2 ;;
+    --nproc) nproc=$2; shift 2 ;;
     --max-utterances) max_utterances=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
     --) shift; overrides=("$@"); break ;;
@@ -66,7 +66,7 @@ exp=exp/$data
 
 train() {  # $1 = variant
   local launcher=("$python")
-  if [[ $ngpu -gt 0 ]]; then launcher=(torchrun --standalone --nproc_per_node "$ngpu"); fi
+  if [[ $nproc -gt 0 ]]; then launcher=(torchrun --standalone --nproc_per_node "$nproc"); fi
   "${launcher[@]}" train.py data="$data" model="$size" train="$size" variant="$1" \
     exp_dir="$exp/$1" ${overrides[@]+"${overrides[@]}"}
 }
