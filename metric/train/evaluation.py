@@ -93,3 +93,35 @@ def noise_monotonicity(network: SizedCDPAMNetwork, corpus: str = "toy:test", fam
         scorer.name: {"mono": result["metrics"][scorer.name]["mono"], "per_family": result["metrics"][scorer.name]["per_family"]}
         for scorer in scorers
     } | {"test_set": {"corpus": corpus, "clips": clips, "seconds": seconds, "families": list(families), "levels": list(levels)}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m metric.train.evaluation EXPORT [--families ...]``: monotonicity of an export of any width."""
+    import argparse
+    import json
+
+    from .networks import build_network, load_trained_network
+
+    parser = argparse.ArgumentParser(prog="python -m metric.train.evaluation", description=main.__doc__)
+    parser.add_argument("weights", help="a network exported by `cdpam train` (any encoder width), or 'official'")
+    parser.add_argument("--families", default=",".join(NOISE_FAMILIES), help="comma-separated perturbation families")
+    parser.add_argument("--levels", default=",".join(str(v) for v in DEFAULT_LEVELS))
+    parser.add_argument("--clips", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--corpus", default="toy:test")
+    parser.add_argument("--untrained", action="store_true", help="also score an untrained network of the same shape (seed 0)")
+    args = parser.parse_args(argv)
+    network = load_trained_network(args.weights)
+    options = dict(corpus=args.corpus, families=args.families.split(","), levels=[float(v) for v in args.levels.split(",")],
+                   clips=args.clips, seconds=args.seconds, progress=True)
+    report = {"trained": noise_monotonicity(network, **options)}
+    if args.untrained:
+        torch.manual_seed(0)
+        layers, base = len(network.encoder.convs), network.encoder.convs[0].out_channels
+        report["untrained"] = noise_monotonicity(build_network(layers, base), **options)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
