@@ -172,7 +172,12 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
         )
         train_loader.progress = lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
         started = time.time()
-        trainer.fit(module, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        try:
+            trainer.fit(module, train_loader, val_loader, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        except SystemExit:  # Lightning exits after Ctrl-C, once PeriodicCheckpoint has saved the step reached
+            if trainer.interrupted and rank_zero:
+                print(f"interrupted at step {trainer.global_step}; continue with the same command plus resume=true", file=sys.stderr)
+            raise
     summary: dict[str, Any] = {"stage": cfg.stage.name, "global_step": int(trainer.global_step),
                                "epochs": int(trainer.current_epoch), "seconds": round(time.time() - started, 1),
                                "checkpoint": str(checkpoints.path), "output_dir": str(folder)}
