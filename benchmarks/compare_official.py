@@ -72,7 +72,7 @@ def encoder_flops(samples: int, batch: int, *, official: bool) -> float:
 def task_flops(task: str, samples: int, batch: int, *, official: bool) -> float:
     """FLOPs each implementation performs for a task (convolutions only; the rest is < 1 %)."""
     one = encoder_flops(samples, batch, official=official)
-    if task == "score":
+    if task.startswith("score"):
         return 2 * one
     if official:
         # Both branches: forward, weight gradient and input gradient (the weights require grad).
@@ -156,6 +156,12 @@ def _load(impl: str):
             with torch.no_grad():
                 return model.forward(ref * 32768.0, est * 32768.0)
 
+        def score_as_readme(ref, est):
+            # Its README calls forward() directly: its weights require grad, so a graph is built.
+            return model.forward(ref * 32768.0, est * 32768.0).detach()
+
+        score.as_readme = score_as_readme
+
         def loss(ref, est):
             model.model.zero_grad(set_to_none=True)
             est = est.clone().requires_grad_(True)
@@ -200,7 +206,7 @@ def _task_worker(args) -> dict:
         return {"distances": [float(d) for d in distances], "golden": [c["dist"] for c in golden]}
     refs, ests = make_batch(args.batch, args.seconds)
     ref, est = torch.from_numpy(refs), torch.from_numpy(ests)
-    run = score if args.task == "score" else loss
+    run = {"score": score, "loss": loss, "score-readme": getattr(score, "as_readme", score)}[args.task]
     warm = torch.from_numpy(refs[:1, : RATE // 2].copy())
     run(warm, warm)  # warms up kernels and allocators on a short input
     times = []
@@ -301,13 +307,21 @@ HEADER = (
 
 
 def orchestrate(args) -> dict:
-    import numpy as np
-
     results: dict = {"threads": args.threads}
     print(f"CDPAM: this project vs official cdpam==0.0.6, {args.threads} threads", flush=True)
     peak = run_worker("peak", "peak", args)
     results["machine_peak"] = peak
     print(f"machine peak: conv1d {peak['conv1d_gflops']:.0f} GFLOP/s, matmul {peak['matmul_gflops']:.0f} GFLOP/s", flush=True)
+
+    if not args.skip_parity:
+        check_parity(results, args)
+    p = results.get("parity", {"max_abs_diff_ours_vs_official": float("nan")})
+    _compare(results, peak, p, args)
+    return results
+
+
+def check_parity(results: dict, args) -> None:
+    import numpy as np
 
     grad_paths = {impl: Path(f"/tmp/cdpam-bench-grad-{impl}-{os.getpid()}.npy") for impl in ("ours", "official")}
     parity = {impl: run_worker(impl, "parity", args, grad_out=grad_paths[impl]) for impl in ("official", "ours")}
@@ -322,18 +336,21 @@ def orchestrate(args) -> dict:
         "max_abs_diff_ours_vs_official": float(np.abs(ours_d - off_d).max()),
         "max_abs_diff_official_vs_published": float(np.abs(off_d - golden).max()),
         "gradient_max_rel_diff": float(np.abs(g_ours - g_off).max() / np.abs(g_off).max()),
+        "gradient_rel_l2_diff": float(np.linalg.norm(g_ours - g_off) / np.linalg.norm(g_off)),
     }
     p = results["parity"]
     print(
         f"parity: max |ours - official| = {p['max_abs_diff_ours_vs_official']:.2e} over {len(ours_d)} sample pairs "
-        f"(official vs published {p['max_abs_diff_official_vs_published']:.2e}); gradient max rel diff "
-        f"{p['gradient_max_rel_diff']:.2e}",
+        f"(official vs published {p['max_abs_diff_official_vs_published']:.2e}); gradient rel L2 diff "
+        f"{p['gradient_rel_l2_diff']:.2e} (max elementwise / max {p['gradient_max_rel_diff']:.2e})",
         flush=True,
     )
 
+
+def _compare(results: dict, peak: dict, p: dict, args) -> None:
     print(f"\n(a)-(c) batch of {args.batch} x {args.seconds:g} s, {args.rounds} rounds x {args.repeats} repeats", flush=True)
     results["batch"] = {
-        task: measure_pair(task, args.batch, args.seconds, args, args.rounds, args.repeats) for task in ("score", "loss")
+        task: measure_pair(task, args.batch, args.seconds, args, args.rounds, args.repeats) for task in args.tasks
     }
     results["lengths"] = {}
     if args.lengths:
@@ -343,9 +360,9 @@ def orchestrate(args) -> dict:
             repeats = args.repeats if seconds <= 8 else 1
             results["lengths"][str(seconds)] = {}
             for task in ("score", "loss"):
-                if task == "loss" and seconds > args.official_loss_max_seconds:
+                if seconds > args.official_max_seconds or (task == "loss" and seconds > args.official_loss_max_seconds):
                     # ~15 kB of saved activations per sample: 30 s needs ~20 GB, more than this machine has.
-                    print(f"    loss 1x{seconds:g}s: official skipped (> --official-loss-max-seconds)", flush=True)
+                    print(f"    {task} 1x{seconds:g}s: official skipped (longer than its --official-*-max-seconds)", flush=True)
                     results["lengths"][str(seconds)][task] = measure_ours_only(task, seconds, args, repeats)
                     continue
                 results["lengths"][str(seconds)][task] = measure_pair(task, 1, seconds, args, rounds, repeats)
@@ -361,7 +378,6 @@ def orchestrate(args) -> dict:
     for seconds, tasks in results["lengths"].items():
         for task, s in tasks.items():
             print(_row(f"{task} 1x{seconds}s", s))
-    return results
 
 
 def main(argv=None) -> int:
@@ -374,6 +390,15 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", type=float, nargs="*", default=[1, 2, 4, 8, 30])
     parser.add_argument("--official-loss-max-seconds", type=float, default=8.0,
                         help="longer loss cases run ours only (the official graph needs ~15 kB per sample)")
+    parser.add_argument("--official-max-seconds", type=float, default=60.0, help="longer cases run ours only")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["score", "loss"],
+        choices=["score", "loss", "score-readme"],
+        help="batch cases; score-readme times the official forward called without no_grad, as its README does",
+    )
+    parser.add_argument("--skip-parity", action="store_true")
     parser.add_argument("--json", type=Path, help="also write all numbers to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)
