@@ -18,12 +18,17 @@ checkpoint):
 * :class:`JudgmentHead` — the small classifier mapping a distance to
   logits of "same"/"different" (trained with cross-entropy on JND labels).
 
-Two exact shortcuts are built in because they change no result:
+Exact shortcuts are built in because they change no result (beyond float rounding;
+measurements in docs/performance.md):
 
 * a layer followed by decimation is evaluated with stride 2, which yields
   exactly the kept samples of the full-rate output;
 * ``acoustic_only=True`` evaluates only the acoustic half of the last layer,
-  the only part the distance reads.
+  the only part the distance reads;
+* in eval mode BatchNorm is folded into the convolution's weights and bias
+  (cached for frozen layers), and the leaky ReLU runs in place;
+* without a graph, long inputs are encoded chunk by chunk with enough context
+  for every chunk's frames to be exact (:meth:`Encoder.pooled_in_chunks`).
 
 Padded batches: with ``lengths`` every item is computed as if it were alone —
 activations beyond each item's valid length are reset to zero before the next
@@ -33,7 +38,6 @@ average pooling divides by the valid length.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -146,15 +150,13 @@ class Encoder(nn.Module):
         if norm.training or norm.running_mean is None or norm.running_var is None:
             return None
         sources = (conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean, norm.running_var)
-        frozen = not any(t is not None and t.requires_grad for t in sources)
-        if frozen:
-            # Holding the source tensors themselves makes identity checks safe (no address reuse).
-            signature = tuple((t, t._version) if t is not None else None for t in sources)
-            cached = self._folded_cache.get((i, out_channels))
-            if cached is not None and _same_sources(cached[0], signature):
-                return cached[1], cached[2]
-        if not frozen:
+        if any(t is not None and t.requires_grad for t in sources):
             return _fold(sources, out_channels, norm.eps)
+        # Holding the source tensors themselves makes identity checks safe (no address reuse).
+        signature = tuple((t, t._version) if t is not None else None for t in sources)
+        cached = self._folded_cache.get((i, out_channels))
+        if cached is not None and _same_sources(cached[0], signature):
+            return cached[1], cached[2]
         # Cached tensors must be ordinary ones even when first built under inference mode,
         # because a later loss pass saves them for backward.
         with torch.inference_mode(False), torch.no_grad():
