@@ -44,8 +44,15 @@ def load_model(path: str | Path) -> CausalDemucs:
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}: train it first (run.sh stages 1-3) or pass the right path.")
     if path.suffix == ".ckpt":
-        # Lightning checkpoints pickle training state; only load ones this recipe wrote.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        # This recipe's Lightning checkpoints hold only tensors and plain containers, so the
+        # safe loader reads them; anything needing arbitrary unpickling is refused.
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(
+                f"{path} cannot be loaded safely (weights_only=True): {str(error).splitlines()[0][:200]}. "
+                f"Use the exported model.pt of this recipe instead."
+            ) from error
         config = checkpoint.get("training_config", {}).get("model")
         if config is None:
             raise ValueError(f"{path} is not a checkpoint of this recipe (no training_config.model).")
