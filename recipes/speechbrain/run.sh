@@ -79,5 +79,5 @@ run_stage 3 "comparison on the $corpus test set" \
   "$python" compare.py --test_annotation "$prepared/test.json" \
   --system "baseline=$output/baseline/$seed/enhanced" --system "cdpam=$output/cdpam/$seed/enhanced" \
   --output_folder "$output/comparison"
-echo "total: $SECONDS s wall; CPU time (user, system) of the stages:"
-times | tail -1
+echo "total: $SECONDS s wall; CPU time (user, system) of this script, then of the stages:"
+times
