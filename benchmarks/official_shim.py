@@ -9,9 +9,8 @@ loading on a current stack, and each is worked around *outside* the model code:
   ``sys.modules`` before the import.
 * ``CDPAM(dev='cuda:0')`` is the default: the benchmark passes ``dev='cpu'``.
 * its ``torch.load`` of the weights pickle fails under torch >= 2.6 (``weights_only``
-  became the default): the file is first verified byte-for-byte against the released
-  sha256 (:func:`metric.weights.verify_official_file`), then loaded with
-  ``weights_only=False`` just for that call.
+  became the default): that one call is routed to :func:`metric.weights.read_official_pickle`,
+  which verifies the file byte-for-byte against the released sha256 before unpickling it.
 
 ``cdpam.models`` (``base_encoder``, ``lossnet_dfl``, ``FINnet``) and ``CDPAM.forward`` run
 unmodified.
@@ -19,9 +18,10 @@ unmodified.
 
 from __future__ import annotations
 
-import functools
 import sys
 import types
+
+from pathlib import Path
 
 import torch
 
@@ -32,11 +32,20 @@ def load_official():
         sys.modules.setdefault(name, types.ModuleType(name))
     import cdpam  # noqa: PLC0415 - benchmark subprocess only
 
-    from metric.weights import official_checkpoint_path, verify_official_file
+    from metric.weights import read_official_pickle
 
-    verify_official_file(official_checkpoint_path())
+    # The package's own code calls torch.load on its pickle; route that call through the
+    # project's single, sha256-guarded unpickling function.
     original = torch.load
-    torch.load = functools.partial(original, weights_only=False)
+
+    def routed(path, map_location=None, **_):
+        torch.load = original  # read_official_pickle calls torch.load itself
+        try:
+            return read_official_pickle(Path(path), map_location=map_location or "cpu")
+        finally:
+            torch.load = routed
+
+    torch.load = routed
     try:
         return cdpam.CDPAM(dev="cpu")
     finally:

@@ -121,14 +121,20 @@ def _atomic_save(obj, path: Path) -> None:
         raise
 
 
+def read_official_pickle(source: Path | None = None, **load_options) -> dict:
+    """The raw official checkpoint dict, unpickled only after its size and sha256 match the release."""
+    source = Path(source) if source is not None else official_checkpoint_path()
+    verify_official_file(source)
+    load_options.setdefault("map_location", "cpu")
+    # The one place that unpickles: guarded by the sha256 check just above.
+    return torch.load(source, weights_only=False, **load_options)
+
+
 def convert_official(source: Path | None = None, destination: Path | None = None) -> Path:
     """Verify the official pickle and write it as a ``weights_only``-loadable checkpoint."""
     source = Path(source) if source is not None else official_checkpoint_path()
     destination = Path(destination) if destination is not None else cache_dir() / CONVERTED_NAME
-    verify_official_file(source)
-    # The one place that unpickles: guarded by the sha256 check just above.
-    legacy = torch.load(source, map_location="cpu", weights_only=False)
-    state = _rename_official(legacy["state"])
+    state = _rename_official(read_official_pickle(source)["state"])
     _atomic_save(make_checkpoint(state, source="official cdpam==0.0.6 " + OFFICIAL_SHA256), destination)
     return destination
 

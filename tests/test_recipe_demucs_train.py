@@ -66,7 +66,7 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
     assert package["training"]["variant"] == "baseline" and package["training"]["steps"] == 3
     model = load_model(model_path)
     assert model.config.hidden == 4 and model.config.depth == 3
-    checkpoint = torch.load(exp / "checkpoints" / "last.ckpt", weights_only=False)
+    checkpoint = torch.load(exp / "checkpoints" / "last.ckpt", weights_only=True)
     assert not any("cdpam" in key for key in checkpoint["state_dict"])  # frozen CDPAM never in a checkpoint
     # The .ckpt loads as well and holds trained (changed) weights.
     torch.manual_seed(0)
@@ -75,7 +75,7 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
 
     # Resume: asking for 5 steps continues from step 3 of last.ckpt.
     train(config(manifests, exp, "loss=baseline", "data.max_steps.baseline=5"))
-    assert torch.load(exp / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5
+    assert torch.load(exp / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
 
     # Finetune-CDPAM starts from the baseline's weights and trains on CDPAM (+ a small L1).
     fine = tmp_path / "finetune"

@@ -43,6 +43,6 @@ def test_two_process_ddp_on_gloo(tmp_path):
     run_record = json.loads((folder / "run.json").read_text())
     assert len(run_record["starts"]) == 1  # written once, by rank 0
     network = load_trained_network(run_record["starts"][0]["summary"]["export"])
-    checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     for key, value in network.encoder.state_dict().items():
         assert torch.equal(value, checkpoint["state_dict"][f"encoder.{key}"])

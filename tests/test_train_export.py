@@ -55,6 +55,6 @@ def test_frozen_official_encoder_is_exported_unchanged_and_kept_out_of_the_check
     official, mine = load_network("official"), load_network(exported["export"])
     for key, value in official.encoder.state_dict().items():
         assert torch.equal(value, mine.encoder.state_dict()[key]), key
-    checkpoint = torch.load(exported["checkpoint"], map_location="cpu", weights_only=False)
+    checkpoint = torch.load(exported["checkpoint"], map_location="cpu", weights_only=True)
     assert not any("encoder" in key for key in checkpoint["state_dict"])
     assert sorted({key.split(".")[0] for key in checkpoint["state_dict"]}) == ["judgment", "lossnet"]

@@ -54,7 +54,7 @@ def test_contrastive_stage_trains_logs_checkpoints_and_exports(contrastive_run):
     assert "train_loss" in metrics
     # the exported network holds the trained encoder and scores audio
     network = load_trained_network(summary["export"])
-    checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     trained = {k[len("encoder."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("encoder.")}
     for key, value in network.encoder.state_dict().items():
         assert torch.equal(value, trained[key]), key
