@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_torch_save
 from .model import CDPAMNetwork
 
 OFFICIAL_PACKAGE = "cdpam"
@@ -109,18 +109,6 @@ def _rename_official(state: dict) -> dict[str, torch.Tensor]:
     return renamed
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_official_pickle(source: Path | None = None, **load_options) -> dict:
     """The raw official checkpoint dict, unpickled only after its size and sha256 match the release."""
     source = Path(source) if source is not None else official_checkpoint_path()
@@ -135,7 +123,7 @@ def convert_official(source: Path | None = None, destination: Path | None = None
     source = Path(source) if source is not None else official_checkpoint_path()
     destination = Path(destination) if destination is not None else cache_dir() / CONVERTED_NAME
     state = _rename_official(read_official_pickle(source)["state"])
-    _atomic_save(make_checkpoint(state, source="official cdpam==0.0.6 " + OFFICIAL_SHA256), destination)
+    atomic_torch_save(make_checkpoint(state, source="official cdpam==0.0.6 " + OFFICIAL_SHA256), destination)
     return destination
 
 
@@ -152,7 +140,7 @@ def make_checkpoint(state_dict: dict[str, torch.Tensor], **metadata: str) -> dic
 def save_network(network: CDPAMNetwork, path: str | Path, **metadata: str) -> Path:
     """Write a network's weights so that ``CDPAM(weights=path)`` loads them."""
     path = Path(path)
-    _atomic_save(make_checkpoint(network.state_dict(), **metadata), path)
+    atomic_torch_save(make_checkpoint(network.state_dict(), **metadata), path)
     return path
 
 

@@ -15,7 +15,6 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from metric.atomic import atomic_write_bytes as _atomic_write_bytes
 
 LAST_CHECKPOINT = "last.ckpt"
 PROGRESS_FILE = "progress.json"
@@ -33,46 +34,17 @@ class OutputDirError(RuntimeError):
     """The output folder cannot hold this run's checkpoints."""
 
 
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # e.g. Windows: directories cannot be opened; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """:func:`metric.atomic.atomic_write_bytes`, with a full disk reported as an :class:`OutputDirError`."""
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the result the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        _atomic_write_bytes(path, write)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OutputDirError(
-                f"the disk holding {path.parent} is full; {path.name} was not updated (the previous version is intact). "
-                "Free space, then resume with `resume=true`."
+                f"the disk holding {Path(path).parent} is full; {Path(path).name} was not updated (the previous "
+                "version is intact). Free space, then resume with `resume=true`."
             ) from error
         raise
-    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

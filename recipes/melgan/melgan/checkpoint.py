@@ -13,31 +13,17 @@ so an interrupted run never leaves a truncated checkpoint behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from metric.atomic import atomic_torch_save as atomic_save
 
 from .generator import Generator, GeneratorConfig
 from .mel import MelConfig
 
 GENERATOR_FORMAT = "melgan-generator-v1"
 TRAINING_FORMAT = "melgan-training-v1"
-
-
-def atomic_save(obj, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
