@@ -1,5 +1,6 @@
-"""Hu & Loizou composite measures against values worked out by hand."""
+"""Hu & Loizou composite measures against the reference implementation's values and values worked out by hand."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +11,21 @@ from scipy.signal import lfilter, resample_poly
 from metric.evaluate import BandLimitedReferenceError, composite
 from metric.evaluate.composite import (
     COMPOSITE_KEYS,
+    _nearest_peaks,
     composite_from_measures,
     is_band_limited,
     levinson_durbin,
     llr_per_frame,
     log_likelihood_ratio,
+    raw_pesq_from_mos_lqo,
     segmental_snr,
     weighted_spectral_slope,
+    windowed_frames,
 )
 
 SAMPLE_AUDIO = Path(__file__).resolve().parents[1] / "metric" / "assets" / "sample_audio"
+REFERENCE_DIR = Path(__file__).resolve().parent / "data" / "composite_reference"
+REFERENCE = json.loads((REFERENCE_DIR / "reference.json").read_text())
 
 
 def speech_16k() -> np.ndarray:
@@ -86,14 +92,61 @@ def test_composite_formulas_are_clipped_to_the_mos_range():
     assert mid["covl"] == pytest.approx(1.594 + 2.415 - 0.256 - 0.14)
 
 
+def read_pair(name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    clean, rate = sf.read(REFERENCE_DIR / REFERENCE[name]["clean"])
+    degraded, degraded_rate = sf.read(REFERENCE_DIR / REFERENCE[name]["degraded"])
+    assert rate == degraded_rate == REFERENCE[name]["sample_rate"]
+    return clean, degraded, rate
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_composite_reproduces_the_reference_implementation(name):
+    # reference.json: Loizou's composite.m run in Octave on these files (see the folder's README).
+    clean, degraded, rate = read_pair(name)
+    expected = REFERENCE[name]
+    result = composite(clean, degraded, rate)
+    for key in ("llr", "wss", "ssnr"):
+        assert result[key] == pytest.approx(expected[key], abs=1e-6), key
+    for key in ("pesq", "csig", "cbak", "covl"):
+        assert result[key] == pytest.approx(expected[key], abs=1e-3), key
+    assert windowed_frames(clean, rate).shape[0] == expected["frames"]
+
+
+def test_reference_fixtures_cover_both_rates_and_unclipped_values():
+    # Guards the fixtures' usefulness: both rates, and composite values inside (1, 5) so the formulas are tested.
+    assert {entry["sample_rate"] for entry in REFERENCE.values()} == {8000, 16000}
+    for rate in (8000, 16000):
+        inside = [e for e in REFERENCE.values() if e["sample_rate"] == rate and 1 < e["csig"] < 5 and 1 < e["cbak"] < 5]
+        assert len(inside) >= 5
+    assert max(entry["llr"] for entry in REFERENCE.values()) > 2  # the composite LLR is not limited to 2
+
+
+def test_raw_pesq_inverts_the_p862_1_mapping():
+    # P.862.1: MOS-LQO = 0.999 + 4 / (1 + exp(-1.4945 raw + 4.6607)); raw 2.0 -> 1.63176...
+    for raw in (-0.5, 1.0, 2.0, 3.3, 4.5):
+        mos_lqo = 0.999 + 4.0 / (1.0 + np.exp(-1.4945 * raw + 4.6607))
+        assert raw_pesq_from_mos_lqo(mos_lqo) == pytest.approx(raw, abs=1e-9)
+
+
+def test_nearest_peaks_follow_the_reference_search():
+    # Bands 0..4 at 0, 10, 20, 15, 25 dB: slopes +10, +10, -5, +10.
+    # Rising slopes (0, 1, 3) walk up to the first non-rising slope m (2, 2, end=4) and take band m - 1
+    # (1, 1, 3), the band before the peak; the falling slope 2 walks down to the last rising slope (1)
+    # and takes band 2, the peak.
+    band_db = np.array([[0.0, 10.0, 20.0, 15.0, 25.0]])
+    np.testing.assert_array_equal(_nearest_peaks(band_db), [[10.0, 10.0, 20.0, 15.0]])
+    # all falling: no rising slope to the left, every slope takes band 0
+    np.testing.assert_array_equal(_nearest_peaks(np.array([[9.0, 5.0, 1.0]])), [[9.0, 9.0]])
+
+
 def test_composite_of_identical_speech_is_perfect():
     clean = speech_16k()
     result = composite(clean, clean, 16000)
     assert set(result) == set(COMPOSITE_KEYS)
-    assert all(isinstance(value, np.ndarray) and value.shape == () for value in result.values())
-    assert float(result["csig"]) == float(result["cbak"]) == float(result["covl"]) == 5.0
-    assert float(result["ssnr"]) == 35.0
-    assert float(result["pesq"]) > 4.5
+    assert all(type(value) is float for value in result.values())
+    assert result["csig"] == result["cbak"] == result["covl"] == 5.0
+    assert result["ssnr"] == 35.0
+    assert result["pesq"] > 4.5
 
 
 def test_composite_degrades_with_noise_and_matches_its_own_components():
@@ -103,19 +156,19 @@ def test_composite_degrades_with_noise_and_matches_its_own_components():
     for key in ("csig", "cbak", "covl", "pesq", "ssnr"):
         assert strong[key] < mild[key], key
     assert strong["llr"] > mild["llr"] and strong["wss"] > mild["wss"]
-    expected = composite_from_measures(
-        pesq=float(mild["pesq"]), llr=float(mild["llr"]), wss=float(mild["wss"]), ssnr=float(mild["ssnr"])
-    )
+    expected = composite_from_measures(pesq=mild["pesq"], llr=mild["llr"], wss=mild["wss"], ssnr=mild["ssnr"])
     for key, value in expected.items():
-        assert float(mild[key]) == pytest.approx(value)
+        assert mild[key] == pytest.approx(value)
 
 
 def test_batches_and_narrow_band_input():
     clean8 = resample_poly(speech_16k(), 1, 2)
     batch = np.stack([clean8, clean8 + noise(len(clean8), 4) * 0.1])
     result = composite(batch, np.stack([clean8, clean8]), 8000)
-    assert all(value.shape == (2,) for value in result.values())
-    assert float(result["llr"][0]) == pytest.approx(0.0, abs=1e-9)
+    assert all(isinstance(value, np.ndarray) and value.shape == (2,) for value in result.values())
+    assert result["llr"][0] == pytest.approx(0.0, abs=1e-9)
+    single = composite(batch[1], clean8, 8000)
+    assert all(result[key][1] == pytest.approx(single[key]) for key in COMPOSITE_KEYS)
 
 
 def test_band_limited_reference_is_refused_with_a_clear_error():
@@ -126,7 +179,7 @@ def test_band_limited_reference_is_refused_with_a_clear_error():
     with pytest.raises(BandLimitedReferenceError, match="band-limited"):
         composite(upsampled, noise(16000, 7), 16000)
     forced = composite(upsampled, upsampled + noise(16000, 7) * 0.01, 16000, allow_band_limited=True)
-    assert 1.0 <= float(forced["csig"]) <= 5.0
+    assert 1.0 <= forced["csig"] <= 5.0
 
 
 def test_bad_inputs_say_what_to_do():
