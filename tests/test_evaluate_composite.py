@@ -11,6 +11,7 @@ from scipy.signal import lfilter, resample_poly
 from metric.evaluate import BandLimitedReferenceError, composite
 from metric.evaluate.composite import (
     COMPOSITE_KEYS,
+    _mean_of_lowest,
     _nearest_peaks,
     composite_from_measures,
     is_band_limited,
@@ -110,6 +111,9 @@ def test_composite_reproduces_the_reference_implementation(name):
     for key in ("pesq", "csig", "cbak", "covl"):
         assert result[key] == pytest.approx(expected[key], abs=1e-3), key
     assert windowed_frames(clean, rate).shape[0] == expected["frames"]
+    # Entirely the reference's, with its own MATLAB PESQ: the literature's numbers, within 0.01.
+    for key in ("csig", "cbak", "covl"):
+        assert result[key] == pytest.approx(expected["with_reference_pesq"][key], abs=0.01), key
 
 
 def test_reference_fixtures_cover_both_rates_and_unclipped_values():
@@ -126,6 +130,12 @@ def test_raw_pesq_inverts_the_p862_1_mapping():
     for raw in (-0.5, 1.0, 2.0, 3.3, 4.5):
         mos_lqo = 0.999 + 4.0 / (1.0 + np.exp(-1.4945 * raw + 4.6607))
         assert raw_pesq_from_mos_lqo(mos_lqo) == pytest.approx(raw, abs=1e-9)
+
+
+def test_lowest_95_percent_rounds_halves_up_as_matlab():
+    # 30 frames: round(28.5) keeps 29 in MATLAB (Python's round would keep 28): mean of 0..28 = 14.
+    assert _mean_of_lowest(np.arange(30.0)[::-1]) == 14.0
+    assert _mean_of_lowest(np.arange(20.0)) == np.mean(np.arange(19.0))
 
 
 def test_nearest_peaks_follow_the_reference_search():
