@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from metric.perturb import FAMILIES, perturb  # noqa: E402
-from metric.perturb.audio_files import resample  # noqa: E402
+from metric.resample import resample_array  # noqa: E402
 
 RATES = (16000, 22050)
 CLIP = Path(__file__).resolve().parent.parent / "metric" / "assets" / "sample_audio" / "ref.wav"
@@ -34,7 +34,7 @@ CLIP = Path(__file__).resolve().parent.parent / "metric" / "assets" / "sample_au
 
 def speech(rate: int, seconds: float) -> np.ndarray:
     clip, clip_rate = sf.read(CLIP, dtype="float32")
-    clip = resample(clip, clip_rate, rate)
+    clip = resample_array(clip, clip_rate, rate)
     return np.resize(clip, int(seconds * rate)).astype(np.float32)
 
 

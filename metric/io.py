@@ -1,4 +1,10 @@
-"""Reading audio files into float32 arrays in [-1, 1].
+"""Reading audio files into float32 arrays in [-1, 1]: the one reader of the project.
+
+``read_audio(path)`` returns every channel at the file's rate; ``mono=True`` averages the
+channels and ``sample_rate=`` resamples (:func:`metric.resample.resample_array`), which is
+what datasets, perturbations, recipes and scripts want::
+
+    waveform, rate = read_audio("clean.flac", sample_rate=16000, mono=True)   # [T], 16000
 
 soundfile (libsndfile) reads WAV, FLAC, Ogg/Vorbis, Opus and MP3 without any
 system library; other formats (m4a, aac, wma, …) are decoded by an ``ffmpeg``
@@ -9,10 +15,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from .resample import resample_array
 
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64"}
 FFMPEG_SUFFIXES = {".m4a", ".aac", ".wma", ".webm", ".mp4", ".mka"}
@@ -23,11 +32,40 @@ class AudioFileError(RuntimeError):
     """A file that cannot be read as audio; the message says why."""
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """``(samples [channels, T] float32 in [-1, 1], sample_rate)``."""
-    path = Path(path)
+class MissingAudioFileError(AudioFileError, FileNotFoundError):
+    """The audio file does not exist (also a ``FileNotFoundError``)."""
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None, *, mono: bool = False) -> tuple[np.ndarray, int]:
+    """``(samples, rate)``: float32 in [-1, 1], ``[channels, T]`` (``[T]`` with ``mono=True``).
+
+    Args:
+        path: any file soundfile reads (wav, flac, ogg, mp3, ...) or ffmpeg decodes.
+        sample_rate: resample to this rate (the returned ``rate``); ``None`` keeps the file's.
+        mono: average the channels into one ``[T]`` signal.
+
+    Raises :class:`AudioFileError` (naming the file) for a missing or unreadable file.
+    """
+    channels, rate = _read_channels(Path(path))
+    if sample_rate is None or int(sample_rate) == rate:
+        return (channels.mean(axis=0).astype(np.float32) if mono else channels), rate
+    sample_rate = int(sample_rate)
+    if mono:
+        return resample_array(channels.mean(axis=0).astype(np.float32), rate, sample_rate), sample_rate
+    return np.stack([resample_array(channel, rate, sample_rate) for channel in channels]), sample_rate
+
+
+@lru_cache(maxsize=64)
+def read_audio_cached(path: str, sample_rate: int) -> np.ndarray:
+    """Mono ``[T]`` at ``sample_rate`` through a small cache, read-only (noise files reused many times)."""
+    audio, _ = read_audio(path, sample_rate, mono=True)
+    audio.setflags(write=False)
+    return audio
+
+
+def _read_channels(path: Path) -> tuple[np.ndarray, int]:
     if not path.is_file():
-        raise AudioFileError(f"{path}: no such file")
+        raise MissingAudioFileError(f"{path}: no such file")
     if path.suffix.lower() in FFMPEG_SUFFIXES:
         return _read_with_ffmpeg(path)
     try:

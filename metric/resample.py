@@ -1,4 +1,8 @@
-"""Differentiable band-limited resampling (Kaiser-windowed sinc, polyphase).
+"""Resampling: differentiable for the model's input, polyphase NumPy for files and perturbations.
+
+Both resamplers return ``resampled_length(T, orig, new) = ceil(T · new / orig)`` samples.
+
+:func:`resample` — differentiable band-limited resampling (Kaiser-windowed sinc, polyphase).
 
 For a rational ratio ``new/orig`` (reduced by their gcd), output sample ``m``
 sits at input time ``τ = m · orig / new`` and is ``y[m] = Σ_n x[n] g(τ − n)`` with
@@ -23,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.signal import resample_poly
 
 ZERO_CROSSINGS = 16
 ROLLOFF = 0.945
@@ -80,3 +85,21 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
     y = F.conv1d(x, weight, stride=orig)[..., :blocks]  # [N, new, blocks]
     y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, :out_length]
     return y.reshape(*shape[:-1], out_length)
+
+
+def resample_array(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Resample a 1-D NumPy signal (``scipy.signal.resample_poly``: polyphase, Kaiser window).
+
+    The resampler of audio files, datasets, perturbations and baselines (not differentiable;
+    for tensors in a graph use :func:`resample`). Returns exactly
+    :func:`resampled_length` samples in ``x``'s dtype; ``x`` itself when the rates are equal.
+    """
+    orig_rate, new_rate = int(orig_rate), int(new_rate)
+    if orig_rate == new_rate:
+        return x
+    orig, new = reduced_ratio(orig_rate, new_rate)
+    y = resample_poly(x, new, orig)
+    target = resampled_length(len(x), orig_rate, new_rate)
+    if len(y) < target:
+        y = np.pad(y, (0, target - len(y)))
+    return y[:target].astype(x.dtype, copy=False)

@@ -30,11 +30,11 @@ def write(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, clips):
     """Three speakers: two real-speech excerpts and one silent recording (1 s each, 16 kHz)."""
-    from metric.perturb.audio_files import resample
+    from metric.resample import resample_array
 
     root = tmp_path_factory.mktemp("corpus")
-    speech = resample(clips["ref"], 22050, RATE)
-    other = resample(clips["4"], 22050, RATE)
+    speech = resample_array(clips["ref"], 22050, RATE)
+    other = resample_array(clips["4"], 22050, RATE)
     return [
         Utterance(write(root / "s1" / "u1.wav", speech[:RATE]), "s1", "u1"),
         Utterance(write(root / "s2" / "u2.wav", other[RATE : 2 * RATE]), "s2", "u2"),

@@ -9,7 +9,7 @@ from scipy.signal import stft as scipy_stft
 from scipy.stats import spearmanr
 
 from metric.perturb import FAMILIES, Chain, describe, derived_seed, perturb, random_families
-from metric.perturb.audio_files import resample
+from metric.resample import resample_array
 from metric.perturb.filters import band_split
 from metric.perturb.room import room_impulse_response
 
@@ -20,7 +20,7 @@ LEVELS = np.linspace(0.0, 1.0, 6)
 @pytest.fixture(scope="module")
 def speech(clips) -> np.ndarray:
     """2.5 s of real speech at 16 kHz."""
-    return resample(clips["ref"], 22050, RATE)
+    return resample_array(clips["ref"], 22050, RATE)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_babble_uses_the_sources_given(speech):
 
 def test_noise_file_reads_files_and_loops(tmp_path, noise_recording, speech):
     path = tmp_path / "noise.flac"
-    sf.write(path, resample(noise_recording, RATE, 48000), 48000)  # another rate: resampled on read
+    sf.write(path, resample_array(noise_recording, RATE, 48000), 48000)  # another rate: resampled on read
     y = perturb(np.zeros_like(speech), RATE, "noise_file", 1.0, seed=0, noise_files=[path])
     spectrum = np.abs(np.fft.rfft(y))
     assert np.argmax(spectrum) * RATE / len(y) == pytest.approx(120, abs=2)  # the hum survived

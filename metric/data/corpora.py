@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from metric.perturb.audio_files import read_audio
+from metric.io import read_audio
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 CORPUS_KINDS = ("folder", "librispeech", "vctk", "ljspeech")
@@ -174,7 +174,7 @@ class AudioCache:
         key = str(utterance.path)
         if key in self._store:
             return self._store[key]
-        audio, _ = read_audio(key, self.sample_rate)
+        audio, _ = read_audio(key, self.sample_rate, mono=True)
         if self.enabled:
             self._store[key] = audio
         return audio

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from metric.perturb.audio_files import read_audio
+from metric.io import read_audio
 
 JND_SUBSETS = ("combined", "linear", "reverb", "eq")
 LABEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "jnd_labels"
@@ -130,8 +130,8 @@ class JNDPairs(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         pair = self.pairs[index]
-        reference, _ = read_audio(self.root / pair.reference, self.sample_rate)
-        perturbed, _ = read_audio(self.root / pair.perturbed, self.sample_rate)
+        reference, _ = read_audio(self.root / pair.reference, self.sample_rate, mono=True)
+        perturbed, _ = read_audio(self.root / pair.perturbed, self.sample_rate, mono=True)
         n = min(len(reference), len(perturbed))
         return {
             "reference": torch.from_numpy(np.ascontiguousarray(reference[:n])),

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from metric.perturb.audio_files import read_audio
+from metric.io import read_audio
 
 TRIPLET_COLUMNS = ("reference", "a", "b", "preference")
 
@@ -79,7 +79,7 @@ class TripletDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         t = self.triplets[index]
-        waves = [read_audio(p, self.sample_rate)[0] for p in (t.reference, t.a, t.b)]
+        waves = [read_audio(p, self.sample_rate, mono=True)[0] for p in (t.reference, t.a, t.b)]
         n = min(len(w) for w in waves)
         reference, a, b = (torch.from_numpy(np.ascontiguousarray(w[:n])) for w in waves)
         return {"reference": reference, "a": a, "b": b, "preference": float(t.preference)}

@@ -78,13 +78,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 def _load_listening_files(paths, sample_rate: int) -> dict[Path, np.ndarray]:
     from metric.io import read_audio
 
-    from .scorers import _resample
-
-    audio = {}
-    for path in dict.fromkeys(paths):
-        samples, rate = read_audio(path)
-        audio[path] = _resample(samples.mean(axis=0).astype(np.float64), rate, sample_rate).astype(np.float32)
-    return audio
+    return {path: read_audio(path, sample_rate, mono=True)[0] for path in dict.fromkeys(paths)}
 
 
 def _pair_clips(audio: dict, clips: dict, reference: Path, degraded: Path) -> tuple[str, str]:

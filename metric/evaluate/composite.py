@@ -63,6 +63,8 @@ import math
 
 import numpy as np
 
+from .pesq_stoi import pesq
+
 SUPPORTED_SAMPLE_RATES = (8000, 16000)
 FRAME_SECONDS = 0.030
 SEGSNR_RANGE_DB = (-10.0, 35.0)
@@ -284,9 +286,7 @@ def raw_pesq_from_mos_lqo(mos_lqo: float) -> float:
 
 def pesq_score(clean: np.ndarray, processed: np.ndarray, sample_rate: int) -> float:
     """PESQ as the composite measures use it: P.862.2 MOS-LQO at 16 kHz, raw P.862 at 8 kHz."""
-    from .scorers import pesq_mos
-
-    mos_lqo = pesq_mos(np.asarray(clean, np.float64), np.asarray(processed, np.float64), sample_rate)
+    mos_lqo = pesq(clean, processed, sample_rate)
     return mos_lqo if sample_rate == 16000 else raw_pesq_from_mos_lqo(mos_lqo)
 
 
@@ -313,7 +313,7 @@ def _check_pair(clean: np.ndarray, enhanced: np.ndarray, sample_rate: int) -> tu
     if sample_rate not in SUPPORTED_SAMPLE_RATES:
         raise ValueError(
             f"composite measures are defined at 8000 or 16000 Hz, got {sample_rate}; "
-            "resample both signals first (e.g. metric.resample or scipy.signal.resample_poly)"
+            "resample both signals first (metric.resample.resample_array)"
         )
     clean = np.asarray(clean, dtype=np.float64)
     enhanced = np.asarray(enhanced, dtype=np.float64)

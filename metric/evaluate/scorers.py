@@ -14,11 +14,11 @@ cdpam       CDPAM with the official weights (:func:`metric.cdpam_distance`)  low
 mse         mean squared error of the waveforms                             lower
 sisdr       scale-invariant SDR in dB (Le Roux et al., ICASSP 2019)         higher
 lsd         log-spectral distance in dB (32 ms Hann frames, 8 ms hop)       lower
-mrstft      multi-resolution STFT distance (spectral convergence + log-     lower
-            magnitude L1 at FFT 512/1024/2048; Yamamoto et al., 2020)
-pesq        PESQ MOS-LQO (``pesq`` package; wide-band at 16 kHz,            higher
+mrstft      multi-resolution STFT distance (:mod:`metric.stft_loss`:        lower
+            spectral convergence + log-magnitude L1 at FFT 512/1024/2048)
+pesq        PESQ MOS-LQO (:func:`.pesq_stoi.pesq`; wide-band at 16 kHz,     higher
             narrow-band at 8 kHz, other rates resampled to 16 kHz)
-stoi        STOI (``pystoi``)                                               higher
+stoi        STOI (:func:`.pesq_stoi.stoi`)                                  higher
 csig/cbak/  Hu & Loizou composite measures (:mod:`.composite`; 16 kHz,      higher
 covl        other rates resampled)
 ==========  ==============================================================  =========
@@ -31,24 +31,19 @@ available as a learned baseline.
 
 from __future__ import annotations
 
-import math
 import warnings
 import zlib
 from pathlib import Path
 from typing import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
+from metric.resample import resample_array
+
+from .pesq_stoi import pesq, stoi
+
 Pair = tuple[Hashable, Hashable]
-
-
-def _resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
-    if source == target:
-        return x
-    divisor = math.gcd(source, target)
-    return resample_poly(x, target // divisor, source // divisor)
 
 
 class Scorer:
@@ -129,52 +124,26 @@ def log_spectral_distance(reference: np.ndarray, degraded: np.ndarray, sample_ra
     return float(np.mean(np.sqrt(np.mean((ref_db - deg_db) ** 2, axis=1))))
 
 
-MRSTFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))  # (n_fft, hop, window) at 16 kHz
+MRSTFT_MAGNITUDE_FLOOR = 1e-7
 
 
 def multi_resolution_stft_distance(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
-    """Mean over resolutions of spectral convergence + mean |log magnitude difference|.
+    """Spectral convergence + log-magnitude distance of :class:`metric.stft_loss.MultiResolutionSTFTLoss`.
 
-    Yamamoto, Song, Kim, ICASSP 2020 (the loss DEMUCS trains with); resolutions scale with
-    the sample rate from their 16 kHz values.
+    Yamamoto, Song, Kim, ICASSP 2020 (the loss DEMUCS trains with); the resolutions scale with
+    the sample rate from their 16 kHz values; magnitudes are floored at 1e-7.
     """
+    import torch
+
+    from metric.stft_loss import DEFAULT_RESOLUTIONS, MultiResolutionSTFTLoss
+
     scale = sample_rate / 16000
-    total = 0.0
-    for n_fft, hop, window in MRSTFT_RESOLUTIONS:
-        n_fft, hop, window = (max(2, int(round(v * scale))) for v in (n_fft, hop, window))
-        ref = _magnitude(reference, n_fft, hop, window)
-        deg = _magnitude(degraded, n_fft, hop, window)
-        # Frobenius norms written out: np.linalg.norm goes through BLAS threads, slow on a busy CPU
-        convergence = np.sqrt(np.sum((ref - deg) ** 2)) / max(np.sqrt(np.sum(ref**2)), 1e-8)
-        log_l1 = np.mean(np.abs(np.log(np.maximum(ref, 1e-7)) - np.log(np.maximum(deg, 1e-7))))
-        total += convergence + log_l1
-    return float(total / len(MRSTFT_RESOLUTIONS))
-
-
-def pesq_mos(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
-    """PESQ MOS-LQO: wide-band at 16 kHz, narrow-band at 8 kHz; other rates resampled to 16 kHz."""
-    from pesq import pesq
-
-    if sample_rate not in (8000, 16000):
-        reference, degraded, sample_rate = _resample(reference, sample_rate, 16000), _resample(degraded, sample_rate, 16000), 16000
-    return float(pesq(sample_rate, reference, degraded, "wb" if sample_rate == 16000 else "nb"))
-
-
-def stoi_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
-    """Short-time objective intelligibility (Taal et al., 2011) from ``pystoi``.
-
-    STOI needs 30 non-silent 25.6 ms frames (about 0.4 s of active speech); on less,
-    ``pystoi`` warns and returns a placeholder 1e-5. That is not a score, so it raises
-    here (and the pair counts as unscored).
-    """
-    from pystoi import stoi
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = float(stoi(reference, degraded, sample_rate, extended=False))
-    if any("Not enough STFT frames" in str(w.message) for w in caught):
-        raise ValueError("too little active speech for STOI (it needs about 0.4 s after removing silent frames)")
-    return value
+    resolutions = [tuple(max(2, int(round(v * scale))) for v in resolution) for resolution in DEFAULT_RESOLUTIONS]
+    loss = MultiResolutionSTFTLoss(resolutions, magnitude_floor=MRSTFT_MAGNITUDE_FLOOR)
+    with torch.no_grad():
+        convergence, log_magnitude = loss(torch.from_numpy(np.asarray(degraded, np.float64)),
+                                          torch.from_numpy(np.asarray(reference, np.float64)))
+    return float(convergence + log_magnitude)
 
 
 def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], float]:
@@ -182,7 +151,8 @@ def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], floa
         from .composite import composite
 
         if sample_rate not in (8000, 16000):
-            reference, degraded, sample_rate = _resample(reference, sample_rate, 16000), _resample(degraded, sample_rate, 16000), 16000
+            reference, degraded = resample_array(reference, sample_rate, 16000), resample_array(degraded, sample_rate, 16000)
+            sample_rate = 16000
         return float(composite(reference, degraded, sample_rate)[key])
 
     measure.__name__ = key
@@ -276,8 +246,8 @@ _SIGNAL_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int], float],
     "sisdr": (si_sdr, True),
     "lsd": (log_spectral_distance, False),
     "mrstft": (multi_resolution_stft_distance, False),
-    "pesq": (pesq_mos, True),
-    "stoi": (stoi_score, True),
+    "pesq": (pesq, True),
+    "stoi": (stoi, True),
     "csig": (_composite_measure("csig"), True),
     "cbak": (_composite_measure("cbak"), True),
     "covl": (_composite_measure("covl"), True),

@@ -15,14 +15,12 @@ All randomness comes from explicit seeds, so a test set is the same on every run
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 
 DEFAULT_SAMPLE_RATE = 16000
 SAMPLE_AUDIO_DIR = Path(__file__).resolve().parents[1] / "assets" / "sample_audio"
@@ -82,13 +80,6 @@ def stable_seed(*parts) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
 
 
-def _resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
-    if source == target:
-        return x
-    divisor = math.gcd(source, target)
-    return resample_poly(x, target // divisor, source // divisor)
-
-
 def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tuple[str, str, np.ndarray]]:
     """``(name, speaker, mono waveform at sample_rate)`` for every recording of the corpus."""
     from metric.io import AUDIO_SUFFIXES, read_audio
@@ -119,9 +110,7 @@ def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tupl
         entries = [(str(p.relative_to(folder).with_suffix("")), p.parent.name, p) for p in files]
     recordings = []
     for name, speaker, path in entries:
-        audio, rate = read_audio(path)
-        mono = audio.mean(axis=0).astype(np.float64)
-        recordings.append((name, speaker, _resample(mono, rate, sample_rate).astype(np.float32)))
+        recordings.append((name, speaker, read_audio(path, sample_rate, mono=True)[0]))
     return recordings
 
 

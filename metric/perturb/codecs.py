@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import correlate
 
-from .audio_files import resample
+from metric.resample import resample_array
 from .registry import Family, register
 
 MAX_CODEC_DELAY_S = 0.15
@@ -97,12 +97,12 @@ def _coded(x, sample_rate, params, format, subtype, **write_options):
     if len(x) == 0:
         return x.copy()
     rate = params["codec_rate"]
-    at_rate = resample(x, sample_rate, rate)
+    at_rate = resample_array(x, sample_rate, rate)
     # The encoders clip at full scale; keep their input legal so the codec is the only change.
     at_rate = np.clip(at_rate, -1.0, 1.0)
     decoded = roundtrip(at_rate, rate, format, subtype, params["compression_level"], **write_options)
     decoded = align(decoded, at_rate, int(MAX_CODEC_DELAY_S * rate))
-    return align(resample(decoded, rate, sample_rate), x, 0)
+    return align(resample_array(decoded, rate, sample_rate), x, 0)
 
 
 def _mp3(x, sample_rate, params, rng, **_):

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .audio_files import cached_audio
+from metric.io import read_audio_cached
 from .registry import Family, register
 
 NOISE_RMS_MIN = 1e-4
@@ -83,7 +83,7 @@ def _as_sources(items: Sequence[Any], sample_rate: int) -> list[np.ndarray]:
     sources = []
     for item in items:
         if isinstance(item, (str, Path)):
-            sources.append(cached_audio(str(item), int(sample_rate)))
+            sources.append(read_audio_cached(str(item), int(sample_rate)))
         else:
             array = np.asarray(item, dtype=np.float64).reshape(-1)
             sources.append(array)
@@ -112,7 +112,7 @@ def default_babble_sources(sample_rate: int) -> tuple[np.ndarray, ...]:
         paths = []
     if not paths:
         paths = [str(Path(__file__).resolve().parent.parent / "assets" / "sample_audio" / "ref.wav")]
-    return tuple(cached_audio(p, int(sample_rate)) for p in paths)
+    return tuple(read_audio_cached(p, int(sample_rate)) for p in paths)
 
 
 def _babble(x, sample_rate, params, rng, sources=None, talkers: int = BABBLE_TALKERS, **_):
