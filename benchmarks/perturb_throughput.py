@@ -41,6 +41,10 @@ def speech(rate: int, seconds: float) -> np.ndarray:
 def _options(family: str, rate: int) -> dict:
     if family == "noise_file":  # an in-memory "recording": the engine loops it like a file
         return {"noise_files": [np.random.default_rng(0).standard_normal(rate * 3) * 0.1]}
+    if family == "babble":  # the toy corpus's training speech, as `cdpam data build` uses
+        from metric.data import toy
+
+        return {"sources": toy.babble_sources(rate)}
     return {}
 
 

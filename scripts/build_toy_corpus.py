@@ -110,6 +110,9 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
+from metric.io import read_audio
+from metric.resample import resample_array
+
 SEED = 20210606
 RATES = (16000, 22050)
 RATE_DIRS = {16000: "16k", 22050: "22k"}
@@ -179,8 +182,7 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
         return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0, 16000
     if path.suffix == ".raw":  # pocketsphinx test convention: 16 kHz, int16 LE, mono
         return np.fromfile(path, "<i2").astype(np.float32) / 32768.0, 16000
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    return audio.mean(axis=1), rate
+    return read_audio(path, mono=True)
 
 
 # ------------------------------------------------------------------------------- signal processing
@@ -256,10 +258,7 @@ def active_level_db(audio: np.ndarray, rate: int) -> float:
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out:
-        return audio.astype(np.float32)
-    g = np.gcd(rate_in, rate_out)
-    return scipy.signal.resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
+    return resample_array(audio, rate_in, rate_out).astype(np.float32)
 
 
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
@@ -268,7 +267,7 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- utterances
 @dataclass
-class Utterance:
+class SourceUtterance:
     speaker: Speaker
     utterance_id: str
     source: Path
@@ -276,7 +275,7 @@ class Utterance:
     rate: int
 
 
-def utterances_of(path: Path, speaker: Speaker) -> list[Utterance]:
+def utterances_of(path: Path, speaker: Speaker) -> list[SourceUtterance]:
     """The usable utterances in one source file (trimmed, within the duration limits)."""
     audio, rate = decode(path)
     if len(audio) < MIN_SECONDS * rate:
@@ -290,15 +289,15 @@ def utterances_of(path: Path, speaker: Speaker) -> list[Utterance]:
         piece = trim(piece, rate)
         if MIN_SECONDS <= len(piece) / rate <= limit:
             suffix = f"-s{index}" if len(pieces) > 1 else ""
-            found.append(Utterance(speaker, f"{speaker.label}_{stem.strip('-')}{suffix}", path, piece, rate))
+            found.append(SourceUtterance(speaker, f"{speaker.label}_{stem.strip('-')}{suffix}", path, piece, rate))
     return found
 
 
-def select(speaker: Speaker, rng: np.random.Generator) -> list[Utterance]:
+def select(speaker: Speaker, rng: np.random.Generator) -> list[SourceUtterance]:
     """``speaker.count`` utterances: source files are visited in a seeded random order until enough
     usable utterances are found (so only a few of the hundreds of prompts need decoding); pieces of
     segmented recordings are then drawn at random. The result is sorted by utterance id."""
-    pool: list[Utterance] = []
+    pool: list[SourceUtterance] = []
     for i in rng.permutation(len(speaker.files)):
         pool.extend(utterances_of(speaker.files[i], speaker))
         if not speaker.segment_long and len(pool) >= speaker.count:
@@ -310,7 +309,7 @@ def select(speaker: Speaker, rng: np.random.Generator) -> list[Utterance]:
     return sorted((pool[i] for i in chosen), key=lambda u: u.utterance_id)
 
 
-def render(utterance: Utterance) -> dict[int, np.ndarray]:
+def render(utterance: SourceUtterance) -> dict[int, np.ndarray]:
     """PCM_16 samples of one utterance at every corpus rate, loudness-normalised with one gain."""
     at16 = resample(utterance.audio, utterance.rate, 16000)
     gain = 10 ** ((TARGET_LEVEL_DBFS - active_level_db(at16, 16000)) / 20)

@@ -7,7 +7,8 @@ from metric.evaluate.common_area import common_area, histograms
 from metric.evaluate.monotonicity import monotonicity
 from metric.evaluate.mos import mos_spearman, read_mos_csv
 from metric.evaluate.retrieval import mean_precision_at_k
-from metric.evaluate.two_afc import read_triplets_csv, two_afc_accuracy, two_afc_ceiling
+from metric.data.triplets import read_triplets
+from metric.evaluate.two_afc import two_afc_accuracy, two_afc_ceiling
 
 
 # ---------------------------------------------------------------- monotonicity
@@ -113,15 +114,17 @@ def test_2afc_of_a_metric_agreeing_with_every_majority_is_the_human_ceiling():
     assert two_afc_accuracy(distance_b, distance_a, p_a) == pytest.approx(1 - two_afc_ceiling(p_a))
 
 
-def test_2afc_csv(tmp_path):
+def test_2afc_csv_is_read_by_the_training_reader_in_either_spelling(tmp_path):
     (tmp_path / "t.csv").write_text("reference,a,b,p_a\nr.wav,a.wav,b.wav,0.7\n")
+    (tmp_path / "p.csv").write_text("reference,a,b,preference\nr.wav,a.wav,b.wav,0.7\n")
     (tmp_path / "v.csv").write_text("reference,a,b,votes_a,votes_b\nr.wav,a.wav,b.wav,3,1\n")
     (tmp_path / "bad.csv").write_text("ref,x,y\n1,2,3\n")
-    [triplet] = read_triplets_csv(tmp_path / "t.csv")
-    assert triplet.p_a == 0.7 and triplet.a == (tmp_path / "a.wav").resolve()
-    assert read_triplets_csv(tmp_path / "v.csv")[0].p_a == 0.75
-    with pytest.raises(ValueError, match="reference,a,b,p_a"):
-        read_triplets_csv(tmp_path / "bad.csv")
+    [triplet] = read_triplets(tmp_path / "t.csv")
+    assert triplet.preference == 0.7 and triplet.a == (tmp_path / "a.wav").resolve()
+    assert read_triplets(tmp_path / "p.csv") == [triplet]
+    assert read_triplets(tmp_path / "v.csv")[0].preference == 0.75
+    with pytest.raises(ValueError, match="reference,a,b,preference .or p_a"):
+        read_triplets(tmp_path / "bad.csv")
 
 
 # ---------------------------------------------------------------- MOS

@@ -8,10 +8,11 @@ import soundfile as sf
 from scipy.signal import stft as scipy_stft
 from scipy.stats import spearmanr
 
+from metric.data import toy
 from metric.perturb import FAMILIES, Chain, describe, derived_seed, perturb, random_families
-from metric.resample import resample_array
 from metric.perturb.filters import band_split
 from metric.perturb.room import room_impulse_response
+from metric.resample import resample_array
 
 RATE = 16000
 LEVELS = np.linspace(0.0, 1.0, 6)
@@ -31,7 +32,12 @@ def noise_recording() -> np.ndarray:
     return (0.05 * np.sin(2 * np.pi * 120 * t) + 0.05 * np.convolve(rng.standard_normal(len(t)), np.ones(8) / 8, "same"))
 
 
+BABBLE = {"sources": toy.babble_sources(RATE)}
+
+
 def options(family: str, noise_recording) -> dict:
+    if family == "babble":
+        return BABBLE
     return {"noise_files": [noise_recording]} if family == "noise_file" else {}
 
 
@@ -110,7 +116,7 @@ def test_level_zero_is_identity_where_the_family_allows(family, speech):
 
 @pytest.mark.parametrize("family", ["white_noise", "pink_noise", "brown_noise", "babble", "mulaw"])
 def test_level_zero_is_nearly_inaudible(family, speech):
-    assert snr_db(speech, perturb(speech, RATE, family, 0.0, seed=2)) > 45.0
+    assert snr_db(speech, perturb(speech, RATE, family, 0.0, seed=2, **options(family, None))) > 45.0
 
 
 def test_noise_families_hit_the_documented_noise_rms(speech, noise_recording):
@@ -230,11 +236,11 @@ def test_griffin_lim_keeps_the_magnitude_and_loses_the_phase(speech):
 
 
 def test_chain_applies_links_in_order_with_derived_seeds(speech):
-    chain = Chain([("white_noise", 0.3), ("mp3", 0.5), ("babble", 0.2, {"talkers": 2})])
+    chain = Chain([("white_noise", 0.3), ("mp3", 0.5), ("babble", 0.2, {"talkers": 2, **BABBLE})])
     y = chain(speech, RATE, seed=21)
     manual = perturb(speech, RATE, "white_noise", 0.3, seed=derived_seed(21, 0))
     manual = perturb(manual, RATE, "mp3", 0.5, seed=derived_seed(21, 1))
-    manual = perturb(manual, RATE, "babble", 0.2, seed=derived_seed(21, 2), talkers=2)
+    manual = perturb(manual, RATE, "babble", 0.2, seed=derived_seed(21, 2), talkers=2, **BABBLE)
     np.testing.assert_array_equal(y, manual)
     np.testing.assert_array_equal(y, chain(speech, RATE, seed=21))
     assert not np.array_equal(y, chain(speech, RATE, seed=22))
@@ -258,13 +264,32 @@ def test_torch_input_and_errors(speech):
         Chain([("gain",)])
 
 
-def test_default_babble_is_speech_from_the_toy_corpus_training_split():
-    from metric.data import toy
-    from metric.perturb.noise import default_babble_sources
-
-    sources = default_babble_sources(RATE)
+def test_babble_needs_sources_and_the_toy_corpus_offers_its_training_speech():
+    with pytest.raises(ValueError, match="babble_sources"):
+        perturb(np.zeros(RATE), RATE, "babble", 0.5)
+    sources = toy.babble_sources(RATE)
     train = toy.utterances("train", sample_rate=RATE)
-    assert len(sources) == min(12, len(train))
-    first, _ = sf.read(train[0].path, dtype="float32")
-    np.testing.assert_array_equal(sources[0], first)
-    assert len({len(s) for s in sources}) > 1  # different recordings, not copies of one
+    assert len(sources) == min(12, len(train)) and sources[0] == str(train[0].path)
+    assert len(set(sources)) == len(sources) and len({u.speaker for u in train if str(u.path) in sources}) > 1
+    assert toy.babble_sources(22050)[0].endswith(".wav") and "/22k/" in toy.babble_sources(22050)[0]
+
+
+def test_families_are_the_registry_in_a_stable_order():
+    from metric.perturb.registry import registered_names
+
+    assert FAMILIES == registered_names()
+    # seeded datasets index into this order: it must not move
+    assert FAMILIES == ("white_noise", "pink_noise", "brown_noise", "babble", "noise_file", "reverb", "eq", "mp3", "opus",
+                        "mulaw", "pops", "dropout", "clipping", "bandlimit", "griffin_lim", "gain", "time_shift")
+
+
+def test_the_perturbation_package_does_not_reach_into_the_datasets():
+    import ast
+    from pathlib import Path
+
+    import metric.perturb
+
+    for path in Path(metric.perturb.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.startswith("metric.data") for n in names), f"{path.name} imports {names}"

@@ -30,6 +30,16 @@ def _toy_utterances(split: str, sample_rate: int):
     return toy.utterances(split, sample_rate=22050 if sample_rate == 22050 else 16000)
 
 
+def _babble_sources(sample_rate: int) -> list[str]:
+    """Babble is mixed from the toy corpus's training speech, whatever corpus is perturbed."""
+    try:
+        from metric.data import toy
+
+        return toy.babble_sources(sample_rate)
+    except FileNotFoundError as error:
+        raise SystemExit(f"babble needs the embedded toy corpus's speech ({error})") from None
+
+
 def _families(args) -> list[str]:
     if args.families:
         unknown = [f for f in args.families if f not in FAMILIES]
@@ -56,8 +66,11 @@ def run_build(args) -> int:
     bad = [v for v in levels if not 0.0 <= v <= 1.0]
     if bad:
         raise SystemExit(f"levels must be in [0, 1], got {bad}")
+    families = _families(args)
     options = {"noise_file": {"noise_files": [str(p) for p in args.noise_files]}} if args.noise_files else {}
-    conditions = conditions_for(_families(args), levels, args.chain or [], options)
+    if "babble" in families or any("babble" in chain for chain in args.chain or []):
+        options["babble"] = {"sources": _babble_sources(args.sample_rate)}
+    conditions = conditions_for(families, levels, args.chain or [], options)
     if not conditions:
         raise SystemExit("nothing to do: give --families and/or --chain")
     print(f"{len(utterances)} utterances x {len(conditions)} conditions -> {args.output}", file=sys.stderr)

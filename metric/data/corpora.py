@@ -143,8 +143,7 @@ def load_corpus(kind: str, root: str | Path, **options) -> list[Utterance]:
 def as_utterances(source: Any) -> list[Any]:
     """Accept a list of utterances, a :class:`SpeechCorpus`, or plain paths; return utterance-like objects.
 
-    Anything with ``.path`` works (e.g. the toy corpus's ``Utterance``); ``.speaker`` and
-    ``.utterance_id`` are used when present.
+    Anything with ``.path`` works; ``.speaker`` and ``.utterance_id`` are used when present.
     """
     if isinstance(source, SpeechCorpus):
         return list(source.utterances)

@@ -21,17 +21,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .corpora import Utterance
+
 SPLITS = ("train", "valid", "test")
 SAMPLE_RATES = {16000: "16k", 22050: "22k"}
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One utterance of the toy corpus: a mono PCM_16 WAV file and who speaks in it."""
-
-    path: Path
-    speaker: str
-    utterance_id: str
+BABBLE_UTTERANCES = 12
 
 
 @dataclass(frozen=True)
@@ -70,7 +64,10 @@ def _speech_dir(split: str, sample_rate: int) -> Path:
 
 
 def utterances(split: str = "train", sample_rate: int = 16000) -> list[Utterance]:
-    """All utterances of ``split`` at ``sample_rate`` (16000 or 22050), sorted by speaker and id."""
+    """All utterances of ``split`` at ``sample_rate`` (16000 or 22050), sorted by speaker and id.
+
+    Each is a :class:`metric.data.corpora.Utterance` (a mono PCM_16 WAV file, its speaker and id;
+    no transcript)."""
     folder = _speech_dir(split, sample_rate)
     return [Utterance(path=path, speaker=path.parent.name, utterance_id=path.stem)
             for path in sorted(folder.glob("*/*.wav"))]
@@ -96,3 +93,15 @@ def enhancement_conditions(split: str = "train") -> list[NoisyCondition]:
         return [NoisyCondition(row["id"], row["speaker"], row["noise_kind"], float(row["snr_db"]),
                                float(row["duration_s"]))
                 for row in csv.DictReader(handle)]
+
+
+def babble_sources(sample_rate: int = 16000) -> list[str]:
+    """Speech for the ``babble`` perturbation: paths of twelve training-split utterances.
+
+    Spread over the sorted list (so over its speakers); the files at the corpus's nearer rate
+    (22,050 Hz for 22,050, else 16 kHz), which the babble family resamples to the signal's rate.
+    Use as ``perturb(x, sample_rate, "babble", level, sources=babble_sources(sample_rate))``.
+    """
+    native = 22050 if sample_rate == 22050 else 16000
+    listed = [str(u.path) for u in utterances("train", sample_rate=native)]
+    return listed[:: max(1, len(listed) // BABBLE_UTTERANCES)][:BABBLE_UTTERANCES]

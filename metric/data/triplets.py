@@ -1,6 +1,7 @@
-"""Triplet judgments ("is A or B closer to the reference?") from a simple CSV.
+"""Triplet judgments ("is A or B closer to the reference?") from a CSV: the one reader for
+training (CDPAM's third stage) and 2AFC evaluation (``cdpam evaluate 2afc``).
 
-CSV format (UTF-8, comma-separated, with this header; extra columns are ignored)::
+CSV format (UTF-8, comma-separated, header required; extra columns are ignored)::
 
     reference,a,b,preference
     clean/p232_001.wav,enhanced_x/p232_001.wav,enhanced_y/p232_001.wav,0.8
@@ -9,10 +10,13 @@ CSV format (UTF-8, comma-separated, with this header; extra columns are ignored)
   or absolute;
 * ``preference``: the fraction of listeners who judged **A** closer to the reference than
   B, in [0, 1] (1 = everyone chose A). A hard 0/1 answer is the same with one listener.
+  The 2AFC spelling ``p_a`` is accepted for the same column, and so are vote counts
+  ``votes_a,votes_b`` in its place (``preference = votes_a / (votes_a + votes_b)``).
 
-Items are ``{"reference", "a", "b", "preference"}``; the three waveforms are cropped to
-their common length. CDPAM's third stage trains on these with a margin ranking loss
-(margin 0.1): the target is +1 when ``preference > 0.5`` (A closer, so d(ref, A) < d(ref, B)).
+Items of :class:`TripletDataset` are ``{"reference", "a", "b", "preference"}``; the three
+waveforms are cropped to their common length. CDPAM's third stage trains on these with a
+margin ranking loss (margin 0.1): the target is +1 when ``preference > 0.5`` (A closer, so
+d(ref, A) < d(ref, B)).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from torch.utils.data import Dataset
 
 from metric.io import read_audio
 
-TRIPLET_COLUMNS = ("reference", "a", "b", "preference")
+PATH_COLUMNS = ("reference", "a", "b")
+PREFERENCE_COLUMNS = ("preference", "p_a")  # the training and the 2AFC spelling of one column
+VOTE_COLUMNS = ("votes_a", "votes_b")
 
 
 @dataclass(frozen=True)
@@ -36,27 +42,41 @@ class Triplet:
     reference: Path
     a: Path
     b: Path
-    preference: float
+    preference: float  # fraction of listeners who chose A
+
+
+def _preference(row: dict[str, str], column: str | None) -> float:
+    if column is not None and row.get(column) not in (None, ""):
+        return float(row[column])
+    votes_a, votes_b = float(row["votes_a"]), float(row["votes_b"])
+    return votes_a / (votes_a + votes_b)
 
 
 def read_triplets(csv_path: str | Path, root: str | Path | None = None) -> list[Triplet]:
-    """Parse and validate a triplet CSV (see the module docs)."""
+    """Parse and validate a triplet CSV (see the module docs); paths come back absolute."""
     csv_path = Path(csv_path)
     root = Path(root) if root is not None else csv_path.parent
     with open(csv_path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing_columns = [c for c in TRIPLET_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing_columns:
-            raise ValueError(f"{csv_path}: header must contain {', '.join(TRIPLET_COLUMNS)}; missing {', '.join(missing_columns)}")
+        columns = set(reader.fieldnames or ())
+        column = next((c for c in PREFERENCE_COLUMNS if c in columns), None)
+        missing = [c for c in PATH_COLUMNS if c not in columns]
+        if column is None and not set(VOTE_COLUMNS) <= columns:
+            missing.append("preference")
+        if missing:
+            raise ValueError(
+                f"{csv_path}: header must contain reference,a,b,preference (or p_a, or votes_a,votes_b in place of "
+                f"preference); missing {', '.join(missing)}"
+            )
         triplets = []
         for line, row in enumerate(reader, start=2):
             try:
-                preference = float(row["preference"])
-            except ValueError:
-                raise ValueError(f"{csv_path}:{line}: preference {row['preference']!r} is not a number") from None
+                preference = _preference(row, column)
+            except (TypeError, ValueError, ZeroDivisionError) as error:
+                raise ValueError(f"{csv_path}:{line}: cannot read the preference for A ({error})") from None
             if not 0.0 <= preference <= 1.0:
                 raise ValueError(f"{csv_path}:{line}: preference must be in [0, 1] (share of listeners preferring A), got {preference}")
-            paths = [Path(row[c]) if Path(row[c]).is_absolute() else root / row[c] for c in ("reference", "a", "b")]
+            paths = [Path(row[c]) if Path(row[c]).is_absolute() else (root / row[c]).resolve() for c in PATH_COLUMNS]
             triplets.append(Triplet(*paths, preference))
     if not triplets:
         raise ValueError(f"{csv_path} holds no triplets")

@@ -134,15 +134,15 @@ def run(args) -> int:
                 per_group = args.queries_per_group or None
                 results.append(suite.run_retrieval(scorers, groups, (10, 20), per_group, args.seed, progress))
         if "2afc" in protocols:
-            from .two_afc import read_triplets_csv
+            from metric.data.triplets import read_triplets
 
-            triplets = read_triplets_csv(args.triplets)
+            triplets = read_triplets(args.triplets)
             audio = _load_listening_files([p for t in triplets for p in (t.reference, t.a, t.b)], args.sample_rate)
             clips, keyed = {}, []
             for t in triplets:
                 ref_a, a = _pair_clips(audio, clips, t.reference, t.a)
                 ref_b, b = _pair_clips(audio, clips, t.reference, t.b)
-                keyed.append((ref_a, a, ref_b, b, t.p_a))
+                keyed.append((ref_a, a, ref_b, b, t.preference))
             results.append(suite.run_two_afc(scorers, clips, keyed, args.sample_rate, progress))
         if "mos" in protocols:
             from .mos import read_mos_csv

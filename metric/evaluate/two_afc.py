@@ -10,20 +10,12 @@ of listeners who agree with it::
 A tie earns 0.5. The best any metric can reach is ``mean_i max(p_i, 1 - p_i)``
 (:func:`two_afc_ceiling`), the human agreement itself.
 
-CSV format of a listening test (:func:`read_triplets_csv`), one row per triplet, header required::
-
-    reference,a,b,p_a
-    refs/0001.wav,sys1/0001.wav,sys2/0001.wav,0.8
-
-Paths are relative to the CSV's folder (or absolute); ``p_a`` in [0, 1]. If you have
-vote counts instead, write ``votes_a,votes_b`` columns in place of ``p_a``.
+Listening tests are read by :func:`metric.data.triplets.read_triplets` (header
+``reference,a,b,p_a`` or ``reference,a,b,preference``, or vote counts ``votes_a,votes_b``),
+the same reader the triplet training stage uses.
 """
 
 from __future__ import annotations
-
-import csv
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -43,41 +35,3 @@ def two_afc_ceiling(p_a) -> float:
     """Accuracy of a metric that always sides with the majority: ``mean max(p, 1 - p)``."""
     p_a = np.asarray(p_a, dtype=np.float64)
     return float(np.maximum(p_a, 1 - p_a).mean())
-
-
-@dataclass(frozen=True)
-class Triplet:
-    reference: Path
-    a: Path
-    b: Path
-    p_a: float
-
-
-def read_triplets_csv(path: str | Path) -> list[Triplet]:
-    """Triplets of a 2AFC listening test from a CSV (format in the module docstring)."""
-    path = Path(path)
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
-        if not {"reference", "a", "b"} <= columns or not ({"p_a"} <= columns or {"votes_a", "votes_b"} <= columns):
-            raise ValueError(
-                f"{path}: a 2AFC CSV needs the header reference,a,b,p_a (or reference,a,b,votes_a,votes_b); "
-                f"found {sorted(columns)}"
-            )
-        triplets = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                if "p_a" in row and row["p_a"] not in (None, ""):
-                    p_a = float(row["p_a"])
-                else:
-                    votes_a, votes_b = float(row["votes_a"]), float(row["votes_b"])
-                    p_a = votes_a / (votes_a + votes_b)
-            except (TypeError, ValueError, ZeroDivisionError) as error:
-                raise ValueError(f"{path}:{line}: cannot read the preference for A ({error})") from None
-            if not 0 <= p_a <= 1:
-                raise ValueError(f"{path}:{line}: p_a = {p_a} is not a fraction in [0, 1]")
-            resolve = lambda name: (path.parent / row[name]).resolve()  # noqa: E731
-            triplets.append(Triplet(resolve("reference"), resolve("a"), resolve("b"), p_a))
-    if not triplets:
-        raise ValueError(f"{path}: no triplets")
-    return triplets

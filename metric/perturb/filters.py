@@ -1,4 +1,4 @@
-"""Spectral families: 3-band equalisation and band-limiting (zero-phase SciPy filters).
+"""3-band equalisation, and the zero-phase SciPy filters the spectral families share.
 
 Zero-phase filtering (``sosfiltfilt``) keeps the waveform aligned with the input, so a
 distance to the reference measures the spectral change, not a filter delay.
@@ -16,15 +16,14 @@ from .registry import Family, register
 
 EQ_SPLITS_HZ = (500.0, 1000.0)  # band edges of the JND data's 3-band equaliser
 EQ_MAX_CUT_DB = 20.0
-BANDLIMIT_MIN_HZ = 300.0
 
 
 @lru_cache(maxsize=32)
-def _sos(order: int, cutoff: float, btype: str, sample_rate: int):
+def butterworth(order: int, cutoff: float, btype: str, sample_rate: int):
     return butter(order, cutoff, btype=btype, fs=sample_rate, output="sos")
 
 
-def _filter(x: np.ndarray, sos) -> np.ndarray:
+def zero_phase(x: np.ndarray, sos) -> np.ndarray:
     if len(x) <= 3 * (2 * len(sos) + 1):  # too short for filtfilt's edge padding
         return x.copy()
     return sosfiltfilt(sos, x)
@@ -42,8 +41,8 @@ def band_split(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray,
     is a non-negative band-pass.
     """
     nyquist = sample_rate / 2
-    low = _filter(x, _sos(4, min(EQ_SPLITS_HZ[0], 0.45 * sample_rate), "lowpass", sample_rate))
-    high = _filter(x, _sos(4, min(EQ_SPLITS_HZ[1], 0.9 * nyquist), "highpass", sample_rate))
+    low = zero_phase(x, butterworth(4, min(EQ_SPLITS_HZ[0], 0.45 * sample_rate), "lowpass", sample_rate))
+    high = zero_phase(x, butterworth(4, min(EQ_SPLITS_HZ[1], 0.9 * nyquist), "highpass", sample_rate))
     return low, x - low - high, high
 
 
@@ -60,27 +59,6 @@ def _eq(x, sample_rate, params, rng, **_):
     return gains[0] * low + gains[1] * mid + gains[2] * high
 
 
-def bandlimit_parameters(level: float, sample_rate: int) -> dict[str, Any]:
-    top = 0.95 * sample_rate / 2
-    return {"cutoff_hz": top * (BANDLIMIT_MIN_HZ / top) ** level}
-
-
-def _bandlimit(x, sample_rate, params, rng, **_):
-    cutoff = params["cutoff_hz"]
-    if cutoff >= 0.95 * sample_rate / 2 - 1e-6:
-        return x.copy()  # level 0: no filtering at all
-    return _filter(x, _sos(8, cutoff, "lowpass", sample_rate))
-
-
 register(
     Family("eq", eq_parameters, _eq, "bands <500 Hz / 500 Hz-1 kHz / >1 kHz each cut by 0..20*level dB (random shape per seed, max band = 20*level dB)")
-)
-register(
-    Family(
-        "bandlimit",
-        bandlimit_parameters,
-        _bandlimit,
-        "low-pass cutoff = 0.95*Nyquist * (300 Hz / (0.95*Nyquist))^level (level 0: untouched; 1: 300 Hz); zero-phase Butterworth, order 16 effective",
-        random=False,
-    )
 )

@@ -10,7 +10,6 @@ data; a quiet input therefore gets a lower SNR at the same level.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +21,6 @@ from .registry import Family, register
 NOISE_RMS_MIN = 1e-4
 NOISE_RMS_MAX = 0.08
 BABBLE_TALKERS = 6
-DEFAULT_BABBLE_UTTERANCES = 12
 
 
 def noise_parameters(level: float, sample_rate: int) -> dict[str, Any]:
@@ -92,32 +90,14 @@ def _as_sources(items: Sequence[Any], sample_rate: int) -> list[np.ndarray]:
     return sources
 
 
-@lru_cache(maxsize=8)
-def default_babble_sources(sample_rate: int) -> tuple[np.ndarray, ...]:
-    """Speech used for babble when no ``sources`` are passed.
-
-    Twelve utterances spread over the speakers of the embedded toy corpus's training
-    split (``metric.data.toy``) when it is installed, otherwise the official sample clip ``metric/assets/sample_audio/ref.wav``
-    (one talker: the babble is then made of time-shifted copies of it).
-    """
-    paths: list[str] = []
-    try:
-        from metric.data import toy  # the embedded corpus; optional at this layer
-
-        native = 22050 if sample_rate == 22050 else 16000  # the corpus's two rates; others are resampled
-        listed = [str(u.path) for u in toy.utterances("train", sample_rate=native)]
-        # a dozen utterances spread over the sorted list (so over its speakers) keep loading cheap
-        paths = listed[:: max(1, len(listed) // DEFAULT_BABBLE_UTTERANCES)][:DEFAULT_BABBLE_UTTERANCES]
-    except Exception:  # noqa: BLE001 - any failure means "no toy corpus": use the sample clip
-        paths = []
-    if not paths:
-        paths = [str(Path(__file__).resolve().parent.parent / "assets" / "sample_audio" / "ref.wav")]
-    return tuple(read_audio_cached(p, int(sample_rate)) for p in paths)
-
-
 def _babble(x, sample_rate, params, rng, sources=None, talkers: int = BABBLE_TALKERS, **_):
     """Sum of ``talkers`` speech excerpts (each at unit RMS) from random sources and offsets."""
-    pool = _as_sources(sources, sample_rate) if sources is not None else list(default_babble_sources(sample_rate))
+    if sources is None:
+        raise ValueError(
+            "the 'babble' family mixes other talkers' speech: pass sources=[paths or arrays at the signal's rate], "
+            "e.g. sources=metric.data.toy.babble_sources(sample_rate) for the toy corpus's training speech"
+        )
+    pool = _as_sources(sources, sample_rate)
     mix = np.zeros(len(x))
     for _talker in range(int(talkers)):
         source = pool[int(rng.integers(0, len(pool)))]
@@ -147,7 +127,7 @@ register(
         "babble",
         noise_parameters,
         _babble,
-        NOISE_MAPPING + f"; {BABBLE_TALKERS} talkers from `sources=` (default: toy corpus train split)",
+        NOISE_MAPPING + f"; {BABBLE_TALKERS} talkers from `sources=` (speech recordings; required)",
     )
 )
 register(Family("noise_file", noise_parameters, _noise_file, NOISE_MAPPING + "; excerpt of `noise_files=`, looped"))

@@ -11,7 +11,7 @@ Which dataset a stage trains on depends on ``data.name``:
 ``triplets``    —                                       —                            triplets from a CSV
 ==============  ======================================  ===========================  ==========================
 
-Proxies are rules, not listeners (see :mod:`metric.data.proxy` and :class:`ProxyTriplets`);
+Proxies are rules, not listeners (see :mod:`metric.data.proxy`);
 they exist so that every stage runs offline. Items are pure functions of their index, and
 the training order is a seeded permutation per epoch (:class:`EpochSampler`), so a run
 resumed from a mid-epoch checkpoint continues with exactly the batches it had not trained
@@ -29,10 +29,9 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from metric.data.collate import collate_padded
-from metric.data.contrastive import ContrastivePairs, babble_pool, usable_families, with_babble_sources
-from metric.data.corpora import AudioCache, as_utterances, crop, load_corpus, speaker_of, utterance_id_of
-from metric.data.proxy import JNDProxyPairs
-from metric.perturb import Chain
+from metric.data.contrastive import ContrastivePairs
+from metric.data.corpora import load_corpus, speaker_of
+from metric.data.proxy import JNDProxyPairs, ProxyTriplets
 
 STAGE_DATA = {
     "contrastive": ("toy", "corpus"),
@@ -43,64 +42,6 @@ STAGE_DATA = {
 
 class ConfigError(ValueError):
     """A training configuration that cannot work, with what to change."""
-
-
-# ----------------------------------------------------------------- proxy triplets
-
-
-class ProxyTriplets(Dataset):
-    """Offline stand-in for human triplets: ``{"reference", "a", "b", "preference", "source": "triplet_proxy"}``.
-
-    The reference is a clean excerpt; A and B are that excerpt perturbed by the same family,
-    with the same seed, at two levels at least ``min_gap`` apart. The proxy "listener"
-    prefers the weaker perturbation: ``preference = 1`` when A's level is lower. It is a
-    rule, not a judgment — use :class:`metric.data.triplets.TripletDataset` for real data.
-    """
-
-    def __init__(self, utterances: Sequence[Any], sample_rate: int = 22050, size: int = 1000,
-                 families: Sequence[str] | None = None, min_gap: float = 0.2, segment_seconds: float | None = 2.0,
-                 seed: int = 0, family_options: dict[str, dict] | None = None, cache: bool = True):
-        if not 0 < min_gap < 1:
-            raise ValueError(f"min_gap must be in (0, 1), got {min_gap}")
-        self.utterances = as_utterances(utterances)
-        self.sample_rate = int(sample_rate)
-        self.size = int(size)
-        self.family_options = dict(family_options or {})
-        self.families = usable_families(families, self.family_options)
-        self.min_gap = float(min_gap)
-        self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
-        self.seed = int(seed)
-        self._load = AudioCache(sample_rate, cache)
-        self._babble_pool = babble_pool(self.utterances, self.seed)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if not 0 <= index < self.size:
-            raise IndexError(index)
-        rng = np.random.default_rng([self.seed, 0x54524950, int(index)])
-        utterance = self.utterances[int(rng.integers(0, len(self.utterances)))]
-        x = crop(self._load(utterance), self.segment, rng)
-        family = self.families[int(rng.integers(0, len(self.families)))]
-        gap = float(rng.uniform(self.min_gap, 1.0))
-        low = float(rng.uniform(0.0, 1.0 - gap))
-        level_a, level_b = (low, low + gap) if rng.uniform() < 0.5 else (low + gap, low)
-        seed = int(rng.integers(0, 2**31))
-        options = dict(self.family_options.get(family, {}))
-        perturbed = [with_babble_sources(Chain([(family, level, options)]), self._babble_pool, (utterance,))(x, self.sample_rate, seed=seed)
-                     for level in (level_a, level_b)]
-        return {
-            "reference": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-            "a": torch.from_numpy(perturbed[0]),
-            "b": torch.from_numpy(perturbed[1]),
-            "preference": 1.0 if level_a < level_b else 0.0,
-            "family": family,
-            "level_a": level_a,
-            "level_b": level_b,
-            "utterance_id": utterance_id_of(utterance),
-            "source": "triplet_proxy",
-        }
 
 
 # ----------------------------------------------------------------- wrappers
