@@ -127,3 +127,14 @@ def test_a_checkpoint_is_scored_beside_the_official_weights(tmp_path):
     mine = result["raw"]["distances"]["cdpam[copy_of_official]"]
     np.testing.assert_allclose(mine, official, atol=1e-5)
     assert "| cdpam[copy_of_official] |" in (out / "results.md").read_text()
+
+
+def test_blas_threads_are_limited_through_threadpoolctl():
+    from threadpoolctl import threadpool_info
+
+    from metric.evaluate.threads import limit_blas_threads
+
+    limited = limit_blas_threads(1)
+    blas = [library for library in threadpool_info() if library["user_api"] == "blas"]
+    assert limited == len(blas) >= 1  # numpy's and scipy's OpenBLAS, both loaded by the call
+    assert all(library["num_threads"] == 1 for library in blas)

@@ -1,4 +1,4 @@
-"""Keep NumPy's bundled OpenBLAS single-threaded during an evaluation run.
+"""Keep NumPy's and SciPy's BLAS single-threaded during an evaluation run (through ``threadpoolctl``).
 
 The baselines make millions of tiny BLAS calls (dot products of one clip, STOI's
 band matrices). On a machine whose cores are busy, a multi-threaded OpenBLAS spends
@@ -9,41 +9,16 @@ encoder runs in PyTorch's own thread pool and is unaffected.
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-
-# Names of the thread-count setter in the OpenBLAS builds that NumPy/SciPy wheels bundle.
-_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_", "openblas_set_num_threads")
-
-
-def _bundled_openblas_libraries() -> list[str]:
-    paths = []
-    for package in ("numpy", "scipy"):
-        try:
-            module = __import__(package)
-        except ImportError:
-            continue
-        libs = os.path.join(os.path.dirname(module.__file__), os.pardir, f"{package}.libs")
-        paths += glob.glob(os.path.join(libs, "*openblas*"))
-    return paths
+from threadpoolctl import threadpool_info, threadpool_limits
 
 
 def limit_blas_threads(threads: int = 1) -> int:
-    """Set the bundled OpenBLAS libraries to ``threads`` threads; returns how many were set.
+    """Limit every loaded BLAS library to ``threads`` threads for the rest of the process.
 
-    A no-op (returning 0) where NumPy/SciPy use another BLAS or none is found.
+    Returns how many BLAS libraries were limited (0 where none is loaded).
     """
-    count = 0
-    for path in _bundled_openblas_libraries():
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in _SETTERS:
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter(int(threads))
-                count += 1
-                break
-    return count
+    import numpy  # noqa: F401  (load the BLAS libraries NumPy and SciPy bundle, so that threadpoolctl sees them)
+    import scipy.linalg  # noqa: F401
+
+    threadpool_limits(limits=int(threads), user_api="blas")
+    return sum(1 for library in threadpool_info() if library.get("user_api") == "blas")
