@@ -98,7 +98,8 @@ def _to_tensor(audio, name: str, pcm: str) -> torch.Tensor:
     return tensor
 
 
-def _to_batch(tensor: torch.Tensor, name: str, channels: str) -> torch.Tensor:
+def to_mono_batch(tensor: torch.Tensor, name: str = "audio", channels: str = "error") -> torch.Tensor:
+    """``[T]``, ``[B, T]``, ``[B, 1, T]`` or ``[B, T, 1]`` → ``[B, 1, T]``: the project's one shape normaliser."""
     if tensor.dim() == 1:
         return tensor[None, None, :]
     if tensor.dim() == 2:
@@ -194,7 +195,7 @@ def to_model_input(
     if channels not in CHANNEL_POLICIES:
         raise AudioInputError(f"channels must be one of {CHANNEL_POLICIES}, got {channels!r}.")
     sample_rate = check_sample_rate(sample_rate)
-    batch = _to_batch(_to_tensor(audio, name, pcm), name, channels)
+    batch = to_mono_batch(_to_tensor(audio, name, pcm), name, channels)
     if batch.shape[0] == 0:
         raise AudioInputError(f"{name} is an empty batch.")
     _check_values(batch, name, pcm)

@@ -20,7 +20,7 @@ Resolutions are in samples (the defaults are the paper's, at 16 or 22.05 kHz ali
 
 Example::
 
-    sc, log_magnitude = MultiResolutionSTFTLoss()(estimate, target)     # [B, T] or [T] tensors
+    sc, log_magnitude = MultiResolutionSTFTLoss()(estimate, target)     # [T], [B, T], [B, 1, T] or [B, T, 1]
     loss = l1 + 0.1 * sc + 0.1 * log_magnitude
 
 Why not ``auraloss``: its ``MultiResolutionSTFTLoss`` takes the spectral convergence over
@@ -37,6 +37,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .audio import to_mono_batch
+
 # (FFT size, hop, window length) in samples: Yamamoto et al. 2020, as DEMUCS uses them.
 DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))
 DEFAULT_MAGNITUDE_FLOOR = math.sqrt(1e-7)  # a power floor of 1e-7
@@ -52,16 +54,6 @@ def stft_magnitude(waveform: torch.Tensor, fft_size: int, hop: int, win_length: 
     spec = torch.stft(waveform, fft_size, hop, win_length, window, center=True, pad_mode=pad_mode, return_complex=True)
     power = spec.real**2 + spec.imag**2
     return torch.sqrt(torch.clamp(power, min=magnitude_floor**2)).transpose(1, 2)
-
-
-def _as_batch(waveform: torch.Tensor, name: str) -> torch.Tensor:
-    if waveform.dim() == 1:
-        return waveform[None]
-    if waveform.dim() == 3 and waveform.shape[1] == 1:
-        return waveform[:, 0]
-    if waveform.dim() != 2:
-        raise ValueError(f"{name} has shape {tuple(waveform.shape)}; expected mono waveforms [T], [B, T] or [B, 1, T].")
-    return waveform
 
 
 def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -98,7 +90,7 @@ class MultiResolutionSTFTLoss(nn.Module):
         return f"resolutions={self.resolutions}, magnitude_floor={self.magnitude_floor:g}, reduction={self.reduction!r}"
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        estimate, target = _as_batch(estimate, "estimate"), _as_batch(target, "target")
+        estimate, target = to_mono_batch(estimate, "estimate")[:, 0], to_mono_batch(target, "target")[:, 0]
         if estimate.shape != target.shape:
             raise ValueError(f"estimate {tuple(estimate.shape)} and target {tuple(target.shape)} differ in shape.")
         convergence = log_magnitude = 0.0
