@@ -27,7 +27,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.signal import resample_poly
 
 ZERO_CROSSINGS = 16
 ROLLOFF = 0.945
@@ -94,6 +93,8 @@ def resample_array(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     for tensors in a graph use :func:`resample`). Returns exactly
     :func:`resampled_length` samples in ``x``'s dtype; ``x`` itself when the rates are equal.
     """
+    from scipy.signal import resample_poly  # scipy.signal costs about a second to import: only when used
+
     orig_rate, new_rate = int(orig_rate), int(new_rate)
     if orig_rate == new_rate:
         return x

@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from recipe_scripts import load_script, recipe_dir
 
-from recipes.common.enhancement_manifests import (  # noqa: E402
-    LayoutError,
-    read_manifest,
-    read_mono,
-    resample_audio,
-)
-from recipes.demucs.dataset import NoisyCleanSegments  # noqa: E402
-from recipes.demucs.prepare_data import prepare  # noqa: E402
+from metric import read_audio, read_enhancement_manifest
+from metric.data.enhancement import LayoutError
+from metric.resample import resample_array
+
+ROOT = Path(__file__).resolve().parents[1]
+recipe_dir("demucs")
+from demucs.data import NoisyCleanSegments  # noqa: E402
+
+prepare = load_script("demucs", "prepare_data").prepare
 
 SPEECH = ROOT / "metric" / "assets" / "sample_audio" / "ref.wav"  # real speech, 22,050 Hz
 
 
 def speech(rate: int, seconds: float, seed: int) -> np.ndarray:
     """A real-speech excerpt at ``rate`` starting at a seed-dependent offset."""
-    audio, _ = read_mono(SPEECH, rate)
+    audio, _ = read_audio(SPEECH, rate, mono=True)
     start = (seed * 3331) % (len(audio) - int(seconds * rate))
     return 0.5 * audio[start : start + int(seconds * rate)]
 
@@ -72,7 +72,7 @@ def test_valentini_layout_becomes_16k_manifests(tmp_path):
     clean = make_valentini(tmp_path / "valentini")
     written = prepare("valentini", tmp_path / "out", tmp_path / "valentini")
     assert set(written) == {"train", "valid", "test"}
-    splits = {split: read_manifest(path) for split, path in written.items()}
+    splits = {split: read_enhancement_manifest(path) for split, path in written.items()}
     assert [e["id"] for e in splits["train"]] == ["p226_001", "p226_002"]
     assert [e["id"] for e in splits["valid"]] == ["p286_001", "p287_004"]  # held-out speakers
     assert [e["id"] for e in splits["test"]] == ["p232_001", "p257_010"]
@@ -84,7 +84,7 @@ def test_valentini_layout_becomes_16k_manifests(tmp_path):
                 assert len(audio) == entry["samples"] == len(clean[entry["id"]]) // 3
                 assert str(tmp_path / "out") in entry[key]  # resampled copies, originals untouched
             # The clean file is the band-limited 16 kHz version of the original clean speech.
-            expected = resample_audio(clean[entry["id"]], 48000, 16000)
+            expected = resample_array(clean[entry["id"]], 48000, 16000)
             got, _ = sf.read(entry["clean"], dtype="float32")
             assert np.max(np.abs(got - expected)) < 1e-3
     with open(tmp_path / "out" / "test.csv") as handle:
@@ -97,7 +97,7 @@ def test_dns_layout_pairs_by_fileid(tmp_path):
     clean = make_dns(tmp_path / "dns")
     written = prepare("dns", tmp_path / "out", tmp_path / "dns")
     assert set(written) == {"train", "valid", "test", "test_reverb"}
-    splits = {split: read_manifest(path) for split, path in written.items()}
+    splits = {split: read_enhancement_manifest(path) for split, path in written.items()}
     assert [e["id"] for e in splits["valid"]] == ["training_fileid_0"]  # every 20th file id
     assert [e["id"] for e in splits["train"]] == ["training_fileid_1", "training_fileid_2", "training_fileid_3", "training_fileid_21"]
     assert [e["id"] for e in splits["test"]] == ["test_no_reverb_fileid_0", "test_no_reverb_fileid_1"]
@@ -131,7 +131,7 @@ def test_wrong_layouts_say_what_is_missing(tmp_path):
 
 def test_toy_corpus_manifests(tmp_path):
     written = prepare("toy", tmp_path / "toy")
-    splits = {split: read_manifest(path) for split, path in written.items()}
+    splits = {split: read_enhancement_manifest(path) for split, path in written.items()}
     assert {"train", "valid", "test"} <= set(splits)
     ids = [set(e["id"] for e in entries) for entries in splits.values()]
     assert all(ids) and not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
@@ -145,7 +145,7 @@ def test_toy_corpus_manifests(tmp_path):
 def test_segments_dataset_cuts_and_pads(tmp_path):
     make_valentini(tmp_path / "v")
     written = prepare("valentini", tmp_path / "out", tmp_path / "v")
-    entries = read_manifest(written["train"])  # two files of 8000 samples
+    entries = read_enhancement_manifest(written["train"])  # two files of 8000 samples
     data = NoisyCleanSegments(written["train"], segment_seconds=0.2, stride_seconds=0.1)
     per_file = (8000 - 3200) // 1600 + 1
     assert len(data) == 2 * per_file

@@ -15,11 +15,16 @@ from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "demucs"
-sys.path.insert(0, str(ROOT))
 
-from recipes.common.enhancement_manifests import read_mono, write_manifest  # noqa: E402
-from recipes.demucs.model import CausalDemucs  # noqa: E402
-from recipes.demucs.train import load_model, train  # noqa: E402
+from metric import read_audio  # noqa: E402
+from metric.data.enhancement import write_manifest  # noqa: E402
+from recipe_scripts import load_script, recipe_dir  # noqa: E402
+
+recipe_dir("demucs")
+from demucs.inference import load_model  # noqa: E402
+from demucs.model import CausalDemucs  # noqa: E402
+
+train = load_script("demucs", "train").train
 
 SPEECH = ROOT / "metric" / "assets" / "sample_audio" / "ref.wav"
 
@@ -28,7 +33,7 @@ SPEECH = ROOT / "metric" / "assets" / "sample_audio" / "ref.wav"
 def manifests(tmp_path_factory):
     """Noisy/clean pairs cut from real speech, 16 kHz, as train/valid/test manifests."""
     root = tmp_path_factory.mktemp("pairs")
-    speech, _ = read_mono(SPEECH, 16000)
+    speech, _ = read_audio(SPEECH, 16000, mono=True)
     rng = np.random.default_rng(0)
     for split, count in [("train", 4), ("valid", 1), ("test", 2)]:
         entries = []
@@ -117,9 +122,9 @@ def test_enhance_folder_and_evaluate(manifests, tmp_path):
     model_path = untrained_model_file(tmp_path / "model.pt")  # enhance/evaluate only need a model file
     noisy_dir = tmp_path / "noisy"
     noisy_dir.mkdir()
-    speech, _ = read_mono(SPEECH, 8000)
+    speech, _ = read_audio(SPEECH, 8000, mono=True)
     sf.write(noisy_dir / "phone.wav", speech[:8000], 8000)  # 8 kHz mono
-    stereo, _ = read_mono(SPEECH, 44100)
+    stereo, _ = read_audio(SPEECH, 44100, mono=True)
     sf.write(noisy_dir / "music rate.wav", np.stack([stereo, 0.5 * stereo], axis=1)[:44100], 44100)  # 44.1 kHz stereo
     (noisy_dir / "notes.txt").write_text("not audio")
     out_dir = tmp_path / "enhanced"
@@ -132,7 +137,7 @@ def test_enhance_folder_and_evaluate(manifests, tmp_path):
         audio, rate = sf.read(out_dir / name)
         assert rate == 16000 and audio.ndim == 1 and len(audio) == 16000 and np.abs(audio).max() <= 1.0
 
-    from recipes.demucs.evaluate import evaluate
+    evaluate = load_script("demucs", "evaluate").evaluate
 
     results = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
     assert list(results["means"]) == ["Noisy", "DEMUCS"]
@@ -163,7 +168,7 @@ def test_enhance_folder_and_evaluate(manifests, tmp_path):
 
 
 def test_enhance_rejects_an_empty_folder(tmp_path):
-    from recipes.demucs.enhance import main
+    main = load_script("demucs", "enhance").main
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="No .wav files"):

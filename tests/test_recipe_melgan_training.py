@@ -234,7 +234,7 @@ def test_hydra_entry_point_and_run_sh_argument_errors(manifests, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((exp / "train_summary.json").read_text())["steps"] == 1
     assert list((exp / "hydra").glob("*/.hydra/config.yaml"))  # the composed config is kept with the run
-    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "--data", "vctk"], capture_output=True, text=True)
-    assert result.returncode == 2 and "--data-root" in result.stderr
+    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "data=vctk"], capture_output=True, text=True)
+    assert result.returncode == 2 and "path=" in result.stderr
     result = subprocess.run(["bash", str(RECIPE / "run.sh"), "--bogus"], capture_output=True, text=True)
-    assert result.returncode == 2 and "unknown option" in result.stderr
+    assert result.returncode == 2 and "unknown argument" in result.stderr

@@ -2,7 +2,7 @@
 
 * :func:`pesq` — ITU-T P.862 MOS-LQO from the ``pesq`` package: wide-band (P.862.2) at
   16 kHz, narrow-band at 8 kHz; audio at any other rate is resampled to 16 kHz
-  (:func:`metric.resample.resample_array`) and scored wide-band.
+  (:func:`to_pesq_rate`) and scored wide-band.
 * :func:`stoi` — short-time objective intelligibility (Taal et al., IEEE TASLP 2011) from
   ``pystoi``, in [0, 1] (``extended=True``: ESTOI, Jensen & Taal 2016).
 
@@ -16,11 +16,24 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import torch
 
-from metric.resample import resample_array
+from metric.resample import resample
 
 PESQ_RATES = {8000: "nb", 16000: "wb"}
 PESQ_RESAMPLE_RATE = 16000
+
+
+def to_pesq_rate(signal, sample_rate: int) -> tuple[np.ndarray, int]:
+    """``(float64 signal, rate)`` at a rate PESQ and the composite measures take.
+
+    8 and 16 kHz stay as they are; any other rate is resampled to 16 kHz with the band-limited
+    resampler of the metric's input layer (:func:`metric.resample.resample`, in float32).
+    """
+    if sample_rate in PESQ_RATES:
+        return np.asarray(signal, dtype=np.float64), sample_rate
+    tensor = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))
+    return resample(tensor, sample_rate, PESQ_RESAMPLE_RATE).numpy().astype(np.float64), PESQ_RESAMPLE_RATE
 
 
 def pesq(reference, degraded, sample_rate: int) -> float:
@@ -28,12 +41,8 @@ def pesq(reference, degraded, sample_rate: int) -> float:
     from pesq import PesqError
     from pesq import pesq as pesq_mos_lqo
 
-    reference = np.asarray(reference, dtype=np.float64)
-    degraded = np.asarray(degraded, dtype=np.float64)
-    if sample_rate not in PESQ_RATES:
-        reference = resample_array(reference, sample_rate, PESQ_RESAMPLE_RATE)
-        degraded = resample_array(degraded, sample_rate, PESQ_RESAMPLE_RATE)
-        sample_rate = PESQ_RESAMPLE_RATE
+    reference, _ = to_pesq_rate(reference, sample_rate)
+    degraded, sample_rate = to_pesq_rate(degraded, sample_rate)
     try:
         return float(pesq_mos_lqo(sample_rate, reference, degraded, PESQ_RATES[sample_rate]))
     except PesqError as error:

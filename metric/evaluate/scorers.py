@@ -20,7 +20,7 @@ pesq        PESQ MOS-LQO (:func:`.pesq_stoi.pesq`; wide-band at 16 kHz,     high
             narrow-band at 8 kHz, other rates resampled to 16 kHz)
 stoi        STOI (:func:`.pesq_stoi.stoi`)                                  higher
 csig/cbak/  Hu & Loizou composite measures (:mod:`.composite`; 16 kHz,      higher
-covl        other rates resampled)
+covl        other rates resampled as for PESQ)
 ==========  ==============================================================  =========
 
 A checkpoint trained with this project is scored as ``checkpoint:PATH`` (or
@@ -39,9 +39,7 @@ from typing import Callable, Hashable, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from metric.resample import resample_array
-
-from .pesq_stoi import pesq, stoi
+from .pesq_stoi import pesq, stoi, to_pesq_rate
 
 Pair = tuple[Hashable, Hashable]
 
@@ -151,8 +149,8 @@ def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], floa
         from .composite import composite
 
         if sample_rate not in (8000, 16000):
-            reference, degraded = resample_array(reference, sample_rate, 16000), resample_array(degraded, sample_rate, 16000)
-            sample_rate = 16000
+            reference, _ = to_pesq_rate(reference, sample_rate)
+            degraded, sample_rate = to_pesq_rate(degraded, sample_rate)
         return float(composite(reference, degraded, sample_rate)[key])
 
     measure.__name__ = key

@@ -1,7 +1,7 @@
 """Enhance a folder of noisy wav files with a trained DEMUCS of this recipe.
 
-    python recipes/demucs/enhance.py --checkpoint recipes/demucs/exp/toy/baseline/model.pt \\
-        --noisy-dir noisy/ --out-dir enhanced/
+    cd recipes/demucs
+    python enhance.py --checkpoint exp/toy/baseline/model.pt --noisy-dir noisy/ --out-dir enhanced/
 
 Every ``*.wav`` directly in ``--noisy-dir`` (any sample rate; multi-channel files are
 averaged to mono) is resampled to 16 kHz, enhanced, and written as a 16 kHz, 16-bit wav
@@ -15,24 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-import numpy as np
 import soundfile as sf
-import torch
 from tqdm import tqdm
 
-from recipes.common.enhancement_manifests import read_mono
-from recipes.demucs.model import CausalDemucs
-from recipes.demucs.train import load_model
-
-
-def enhance_waveform(model: CausalDemucs, noisy: np.ndarray) -> np.ndarray:
-    """Enhance one mono float waveform at ``model.config.sample_rate``; the result is clipped to [-1, 1]."""
-    with torch.inference_mode():
-        estimate = model(torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None])
-    return np.clip(estimate[0, 0].numpy(), -1.0, 1.0).astype(np.float32)
+from demucs.inference import enhance_waveform, load_model
+from metric import read_audio
 
 
 def enhance_folder(checkpoint: str | Path, noisy_dir: str | Path, out_dir: str | Path, progress: bool = True) -> list[Path]:
@@ -48,7 +35,7 @@ def enhance_folder(checkpoint: str | Path, noisy_dir: str | Path, out_dir: str |
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in tqdm(files, desc="enhance", unit="file", disable=not progress):
-        noisy, _ = read_mono(path, rate)
+        noisy, _ = read_audio(path, rate, mono=True)
         target = out_dir / path.name
         sf.write(str(target), enhance_waveform(model, noisy), rate, subtype="PCM_16")
         written.append(target)

@@ -1,5 +1,6 @@
 """Stage 4: the CDPAM paper's Table 4 for this recipe's models (Manocha et al., ICASSP 2021, §4.4).
 
+    cd recipes/demucs
     python evaluate.py --manifest data/toy/test.json --out-dir exp/toy/eval \\
         --model DEMUCS=exp/toy/baseline/model.pt --model DEMUCS+CDPAM=exp/toy/cdpam/model.pt \\
         --model Finetune-CDPAM=exp/toy/finetune/model.pt
@@ -21,20 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import numpy as np
 import soundfile as sf
 import torch
-from pystoi import stoi
 from tqdm import tqdm
 
-from metric.evaluate import composite
-from metric.evaluate.scorers import si_sdr
-from recipes.common.enhancement_manifests import read_manifest
-from recipes.demucs.enhance import enhance_waveform
-from recipes.demucs.train import load_model
+from demucs.inference import enhance_waveform, load_model
+from metric import CDPAM, composite, read_audio, read_enhancement_manifest, si_sdr, stoi
 
 SAMPLE_RATE = 16_000
 COLUMNS = (  # key, header, higher is better, format
@@ -50,31 +44,25 @@ PAPER_ROWS = ("Noisy", "DEMUCS", "DEMUCS+CDPAM", "Finetune-CDPAM")
 
 
 class CleanReferenceScorer:
-    """CDPAM distances to one clean reference, embedding the reference once for all rows."""
+    """CDPAM distances of every row's output to one clean reference."""
 
     def __init__(self, sample_rate: int = SAMPLE_RATE):
-        from metric.audio import to_model_input
-        from metric.functional import shared_network
-
-        self._prepare = lambda audio: to_model_input(torch.from_numpy(audio)[None], sample_rate).waveform
-        self.network = shared_network("official")
+        self.cdpam = CDPAM(sample_rate=sample_rate)
         self.reference = None
 
     def set_reference(self, clean: np.ndarray) -> None:
-        with torch.inference_mode():
-            self.reference = self.network.acoustic_embedding(self._prepare(clean))
+        self.reference = torch.from_numpy(clean)[None]
 
     def distance(self, estimate: np.ndarray) -> float:
         with torch.inference_mode():
-            embedding = self.network.acoustic_embedding(self._prepare(estimate))
-            return float(self.network.lossnet(self.reference, embedding)[0])
+            return float(self.cdpam(self.reference, torch.from_numpy(estimate)[None])[0])
 
 
 def score(clean: np.ndarray, processed: np.ndarray, cdpam: CleanReferenceScorer) -> dict[str, float]:
     measures = composite(clean, processed, SAMPLE_RATE)
     return {
         "pesq": float(measures["pesq"]),
-        "stoi": 100.0 * float(stoi(clean, processed, SAMPLE_RATE, extended=False)),
+        "stoi": 100.0 * stoi(clean, processed, SAMPLE_RATE),
         "csig": float(measures["csig"]),
         "cbak": float(measures["cbak"]),
         "covl": float(measures["covl"]),
@@ -144,7 +132,7 @@ def evaluate(
     re-running the evaluation after retraining one variant only scores that variant.
     """
     started = time.time()
-    entries = read_manifest(manifest)
+    entries = read_enhancement_manifest(manifest)
     if max_files:
         entries = entries[:max_files]
     ids = [entry["id"] for entry in entries]
@@ -171,8 +159,8 @@ def evaluate(
         needed = list(keys) if (index < examples or index == 0) else todo
         if not needed:
             continue
-        clean, _ = sf.read(entry["clean"], dtype="float32")
-        noisy, _ = sf.read(entry["noisy"], dtype="float32")
+        clean, _ = read_audio(entry["clean"], SAMPLE_RATE, mono=True)
+        noisy, _ = read_audio(entry["noisy"], SAMPLE_RATE, mono=True)
         outputs = {row: noisy if row == "Noisy" else enhance_waveform(loaded[row], noisy) for row in needed}
         if todo:
             cdpam.set_reference(clean)

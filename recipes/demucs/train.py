@@ -14,13 +14,9 @@ Writes to ``exp_dir`` (default ``exp/<data>/<loss>``): ``checkpoints/{best,last}
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import hydra
 import pytorch_lightning as pl
@@ -30,38 +26,13 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from recipes.demucs.dataset import NoisyCleanSegments
-from recipes.demucs.losses import EnhancementLoss
-from recipes.demucs.model import CausalDemucs
-from recipes.demucs.system import EnhancementSystem
+from demucs.data import NoisyCleanSegments
+from demucs.inference import load_model
+from demucs.losses import EnhancementLoss
+from demucs.model import CausalDemucs
+from demucs.system import EnhancementSystem
 
 MODEL_FILE = "model.pt"
-
-
-def load_model(path: str | Path) -> CausalDemucs:
-    """A :class:`CausalDemucs` from an exported ``model.pt`` or a Lightning ``.ckpt`` of this recipe."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No model at {path}: train it first (run.sh stages 1-3) or pass the right path.")
-    if path.suffix == ".ckpt":
-        # This recipe's Lightning checkpoints hold only tensors and plain containers, so the
-        # safe loader reads them; anything needing arbitrary unpickling is refused.
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise ValueError(
-                f"{path} cannot be loaded safely (weights_only=True): {str(error).splitlines()[0][:200]}. "
-                f"Use the exported model.pt of this recipe instead."
-            ) from error
-        config = checkpoint.get("training_config", {}).get("model")
-        if config is None:
-            raise ValueError(f"{path} is not a checkpoint of this recipe (no training_config.model).")
-        state = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-        return CausalDemucs.from_serialized({"config": dict(config), "state_dict": state})
-    package = torch.load(path, map_location="cpu", weights_only=True)
-    if package.get("model_class") != "CausalDemucs":
-        raise ValueError(f"{path} is not a model exported by this recipe (model_class={package.get('model_class')!r}).")
-    return CausalDemucs.from_serialized(package)
 
 
 def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Stage 3: evaluate trained generators on held-out utterances.
 
-    python recipes/melgan/evaluate.py --manifest data/toy/test.jsonl \
+    python evaluate.py --manifest data/toy/test.jsonl \
         --model melgan=exp/toy/melgan/generator.pt \
         --model melgan_cdpam=exp/toy/melgan_cdpam/generator.pt \
         --out-dir exp/toy/evaluation [--max-utterances 8] [--max-seconds 4]
@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from melgan.data import read_manifest  # noqa: E402
-from melgan.evaluation import evaluate  # noqa: E402
-from melgan.metrics import MEASURES  # noqa: E402
+from melgan.data import read_manifest
+from melgan.evaluation import evaluate
+from melgan.metrics import MEASURES
 
 
 def _model(text: str) -> tuple[str, str]:

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Stage 0: write train/valid/test manifests for the toy corpus, LJSpeech-1.1 or VCTK-0.92.
 
-    python recipes/melgan/prepare_data.py toy --out-dir data/toy
-    python recipes/melgan/prepare_data.py ljspeech --root /data/LJSpeech-1.1 --out-dir data/ljspeech
-    python recipes/melgan/prepare_data.py vctk --root /data/VCTK-Corpus-0.92 --out-dir data/vctk \
+    python prepare_data.py toy --out-dir data/toy
+    python prepare_data.py ljspeech --root /data/LJSpeech-1.1 --out-dir data/ljspeech
+    python prepare_data.py vctk --root /data/VCTK-Corpus-0.92 --out-dir data/vctk \
         [--test-speakers p360 p361 p362 p363]
 """
 
@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from melgan.data import prepare_ljspeech, prepare_toy, prepare_vctk, read_manifest  # noqa: E402
+from melgan.data import prepare_ljspeech, prepare_toy, prepare_vctk, read_manifest
 
 
 def main(argv: list[str] | None = None) -> int:

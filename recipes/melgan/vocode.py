@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Turn audio or log-mel files into waveforms with a trained MelGAN generator.
 
-    python recipes/melgan/vocode.py --checkpoint exp/toy/melgan/generator.pt \
+    python vocode.py --checkpoint exp/toy/melgan/generator.pt \
         --input FILE_OR_DIR --out-dir DIR
 
 Inputs (a file, or every *.wav / *.flac / *.npy in a directory):
@@ -26,11 +26,9 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from melgan.checkpoint import load_generator  # noqa: E402
-from melgan.data import load_audio  # noqa: E402
-from melgan.mel import LogMelSpectrogram  # noqa: E402
+from melgan.checkpoint import load_generator
+from melgan.data import load_audio
+from melgan.mel import LogMelSpectrogram
 
 AUDIO_SUFFIXES = {".wav", ".flac"}
 MEL_SUFFIX = ".npy"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from metric.atomic import atomic_torch_save as atomic_save
+from metric import atomic_torch_save as atomic_save
 
 from .generator import Generator, GeneratorConfig
 from .mel import MelConfig

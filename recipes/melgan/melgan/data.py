@@ -14,16 +14,14 @@ A manifest is a JSON-Lines file, one utterance per line::
 * VCTK-Corpus-0.92 (cross-speaker): ``wav48_silence_trimmed/pXXX/pXXX_YYY_mic1.flac``
   and ``txt/pXXX/pXXX_YYY.txt``. The flac files (48 kHz) are resampled once to
   22,050 Hz wav; the test split holds whole speakers never seen in training.
-* the project's embedded toy corpus (``metric.data.toy``).
+* the project's embedded toy corpus (``metric.toy``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from metric import atomic_write_bytes, read_audio, toy
+
 SAMPLE_RATE = 22050
 SPLITS = ("train", "valid", "test")
 
@@ -41,12 +41,8 @@ SPLITS = ("train", "valid", "test")
 def write_manifest(entries: list[dict], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        for entry in entries:
-            stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
-    return path
+    text = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
+    return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def read_manifest(path: str | Path) -> list[dict]:
@@ -114,16 +110,8 @@ def prepare_ljspeech(root: str | Path, out_dir: str | Path, n_valid: int = 50, n
 
 # ----------------------------------------------------------------------------- VCTK-0.92
 def _resample_file(source: Path, target: Path, sample_rate: int) -> None:
-    from metric.resample import resample
-
-    audio, rate = sf.read(str(source), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if rate != sample_rate:
-        audio = resample(torch.from_numpy(audio), rate, sample_rate).numpy()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp.wav")
-    sf.write(str(temporary), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
-    os.replace(temporary, target)
+    audio = np.clip(load_audio(source, sample_rate), -1.0, 1.0)
+    atomic_write_bytes(target, lambda handle: sf.write(handle, audio, sample_rate, subtype="PCM_16", format="WAV"))
 
 
 def prepare_vctk(
@@ -182,54 +170,19 @@ def prepare_vctk(
 
 
 # ----------------------------------------------------------------------------- embedded toy corpus
-SAMPLE_CLIPS = ("ref.wav", "2.wav", "4.wav")
-
-
-def _sample_clip_dir() -> Path:
-    import metric
-
-    return Path(metric.__file__).resolve().parent / "assets" / "sample_audio"
-
-
 def prepare_toy(out_dir: str | Path, sample_rate: int = SAMPLE_RATE) -> dict[str, Path]:
-    """Manifests for the embedded toy corpus (``metric.data.toy``).
-
-    Falls back to the three official sample clips (for every split, so nothing
-    is held out) when the toy corpus is not installed.
-    """
-    try:
-        from metric.data import toy
-    except ImportError:
-        toy = None
-    splits: dict[str, list[dict]] = {}
-    if toy is not None:
-        for split in SPLITS:
-            try:
-                utterances = toy.utterances(split, sample_rate=sample_rate)
-            except (KeyError, ValueError):
-                utterances = []
-            splits[split] = [_entry(Path(u.path), str(u.speaker), str(u.utterance_id)) for u in utterances]
-        if not splits["valid"] and splits["train"]:
-            # No validation split in the corpus: monitor on a few training utterances.
-            splits["valid"] = splits["train"][:4]
-    else:
-        clips = [_entry(_sample_clip_dir() / name, "sample", Path(name).stem) for name in SAMPLE_CLIPS]
-        splits = {split: clips for split in SPLITS}
+    """Manifests for the embedded toy corpus (``metric.toy``), at its 22,050 Hz version."""
+    splits = {
+        split: [_entry(Path(u.path), str(u.speaker), str(u.utterance_id)) for u in toy.utterances(split, sample_rate=sample_rate)]
+        for split in SPLITS
+    }
     return _write_splits(splits, Path(out_dir))
 
 
 # ----------------------------------------------------------------------------- audio and segments
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Mono float32 audio at ``sample_rate`` (resampled when the file differs)."""
-    from metric.io import read_audio  # the project's reader: clear errors, more formats through ffmpeg
-
-    audio, rate = read_audio(path)
-    audio = audio.mean(axis=0)
-    if rate != sample_rate:
-        from metric.resample import resample
-
-        audio = resample(torch.from_numpy(np.ascontiguousarray(audio)), rate, sample_rate).numpy()
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    return read_audio(path, sample_rate, mono=True)[0]
 
 
 @dataclass

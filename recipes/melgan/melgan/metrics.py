@@ -4,10 +4,9 @@ All take two time-aligned mono float waveforms in [-1, 1] at ``sample_rate`` and
 return one float per utterance (lower is better except PESQ).
 
 * ``cdpam``: the CDPAM distance (Manocha et al., ICASSP 2021), official weights.
-* ``multi_resolution_stft_distance``: mean over three STFT resolutions
-  (FFT 512/1024/2048, hop 50/120/240, window 240/600/1200, Hann) of
-  spectral convergence ``||S_r - S_e||_F / ||S_r||_F`` plus log-magnitude
-  distance ``mean|ln S_r - ln S_e|`` (magnitudes floored at 1e-7) — the
+* ``multi_resolution_stft_distance``: spectral convergence plus log-magnitude
+  distance of ``metric.MultiResolutionSTFTLoss`` (FFT 512/1024/2048, hop
+  50/120/240, Hann window 240/600/1200, magnitudes floored at 1e-7) — the
   multi-resolution STFT loss of Yamamoto et al. (ICASSP 2020) used as a distance.
 * ``mel_cepstral_distortion`` (dB):
 
@@ -20,7 +19,7 @@ return one float per utterance (lower is better except PESQ).
   one to one (a vocoder keeps the timing), no DTW. Papers that compute MCD from
   SPTK mel-generalised cepstra (all-pass warping α ≈ 0.455 at 22 kHz) with DTW
   get numbers on a different scale: compare MCD only within this table.
-* ``pesq_wideband``: ITU-T P.862.2 wide-band PESQ (``pesq`` package) after
+* ``pesq_wideband``: ITU-T P.862.2 wide-band PESQ (``metric.pesq``) after
   resampling both signals to 16 kHz; NaN when PESQ finds no speech.
 """
 
@@ -31,39 +30,29 @@ import math
 import numpy as np
 import torch
 
+from metric import MultiResolutionSTFTLoss, cdpam_distance, pesq
+
 from .mel import LogMelSpectrogram, MelConfig
 
-STFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))
+STFT_MAGNITUDE_FLOOR = 1e-7
 MCD_COEFFICIENTS = 24
 # The vocoder front end's floor: the features the generator is asked to reproduce. A lower floor lets
 # digital silence in a recording (ln 0 -> -inf) dominate the average with differences nobody hears.
 MCD_FLOOR = 1e-5
 MCD_CONSTANT = 10.0 / math.log(10.0) * math.sqrt(2.0)
-PESQ_RATE = 16000
 
 
 def _as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float64)) if not isinstance(x, torch.Tensor) else x.double()
 
 
-def _stft_magnitude(x: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:
-    window = torch.hann_window(win, dtype=x.dtype)
-    spec = torch.stft(x, n_fft=n_fft, hop_length=hop, win_length=win, window=window, center=True, return_complex=True)
-    return spec.abs()
-
-
 def multi_resolution_stft_distance(reference, estimate, sample_rate: int | None = None) -> float:
     """(``sample_rate`` is accepted for a uniform signature; the resolutions are in samples.)"""
     reference, estimate = _as_tensor(reference), _as_tensor(estimate)
     _check_aligned(reference, estimate)
-    total = 0.0
-    for n_fft, hop, win in STFT_RESOLUTIONS:
-        ref = _stft_magnitude(reference, n_fft, hop, win).clamp(min=1e-7)
-        est = _stft_magnitude(estimate, n_fft, hop, win).clamp(min=1e-7)
-        convergence = torch.linalg.norm(ref - est) / torch.linalg.norm(ref)
-        log_distance = torch.mean(torch.abs(torch.log(ref) - torch.log(est)))
-        total += float(convergence + log_distance)
-    return total / len(STFT_RESOLUTIONS)
+    with torch.no_grad():
+        convergence, log_distance = MultiResolutionSTFTLoss(magnitude_floor=STFT_MAGNITUDE_FLOOR)(estimate, reference)
+    return float(convergence + log_distance)
 
 
 def _dct_ortho_matrix(n: int) -> torch.Tensor:
@@ -95,22 +84,13 @@ def mel_cepstral_distortion(reference, estimate, sample_rate: int = 22050) -> fl
 
 
 def pesq_wideband(reference, estimate, sample_rate: int = 22050) -> float:
-    from pesq import pesq
-    from pesq import PesqError
-
-    from metric.resample import resample
-
-    reference = resample(_as_tensor(reference).float(), sample_rate, PESQ_RATE).numpy().astype(np.float64)
-    estimate = resample(_as_tensor(estimate).float(), sample_rate, PESQ_RATE).numpy().astype(np.float64)
     try:
-        return float(pesq(PESQ_RATE, reference, estimate, "wb"))
-    except PesqError:
+        return pesq(reference, estimate, sample_rate)  # at 22,050 Hz: resampled to 16 kHz, scored wide-band
+    except ValueError:  # no speech found
         return math.nan
 
 
 def cdpam(reference, estimate, sample_rate: int = 22050) -> float:
-    from metric import cdpam_distance
-
     with torch.no_grad():
         d = cdpam_distance(_as_tensor(reference).float(), _as_tensor(estimate).float(), sample_rate=sample_rate)
     return float(d.reshape(-1)[0])

@@ -1,4 +1,4 @@
-"""Noisy/clean segments from a manifest (see ``recipes/common/enhancement_manifests.py``)."""
+"""Noisy/clean segments from a manifest (``metric.prepare_enhancement_data`` writes them)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import random
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from recipes.common.enhancement_manifests import read_manifest
+from metric import read_audio, read_enhancement_manifest
 
 
 class NoisyCleanSegments(Dataset):
@@ -36,7 +35,7 @@ class NoisyCleanSegments(Dataset):
         sample_rate: int = 16_000,
         cache: bool = True,
     ):
-        self.entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
+        self.entries = manifest if isinstance(manifest, list) else read_enhancement_manifest(manifest)
         if not self.entries:
             raise ValueError(f"Manifest {manifest} is empty: check the data preparation stage.")
         wrong_rate = [e["id"] for e in self.entries if int(e["sample_rate"]) != sample_rate]
@@ -65,10 +64,11 @@ class NoisyCleanSegments(Dataset):
         if index in self._audio:
             return self._audio[index]
         entry = self.entries[index]
-        noisy, noisy_rate = sf.read(entry["noisy"], dtype="float32")
-        clean, clean_rate = sf.read(entry["clean"], dtype="float32")
-        if noisy.ndim != 1 or clean.ndim != 1 or noisy_rate != self.sample_rate or clean_rate != self.sample_rate:
+        noisy, noisy_rate = read_audio(entry["noisy"])
+        clean, clean_rate = read_audio(entry["clean"])
+        if len(noisy) != 1 or len(clean) != 1 or noisy_rate != self.sample_rate or clean_rate != self.sample_rate:
             raise ValueError(f"{entry['id']}: expected mono {self.sample_rate} Hz audio; re-run data preparation.")
+        noisy, clean = noisy[0], clean[0]
         if len(noisy) != len(clean):
             raise ValueError(f"{entry['id']}: noisy has {len(noisy)} samples, clean {len(clean)}.")
         if self.cache:

@@ -1,4 +1,8 @@
-"""Noisy/clean pair manifests for speech-enhancement recipes (toy, Valentini, DNS-2020).
+"""Noisy/clean speech-enhancement corpora (the toy set, Valentini, DNS-2020) as pair manifests.
+
+``prepare_enhancement_data(corpus, out_dir, root=None, sample_rate=16000)`` writes the
+manifests of every split and returns their paths; ``read_enhancement_manifest`` reads one.
+The DEMUCS and SpeechBrain recipes prepare their data with it.
 
 Each split becomes ``<out_dir>/<split>.json`` (a list of entries) and ``<split>.csv``
 (same columns), where an entry is::
@@ -6,10 +10,13 @@ Each split becomes ``<out_dir>/<split>.json`` (a list of entries) and ``<split>.
     {"id": "p232_001", "noisy": "/abs/noisy.wav", "clean": "/abs/clean.wav",
      "samples": 48213, "sample_rate": 16000}
 
-Audio that is not already mono at the target rate is resampled (``scipy.signal.resample_poly``)
+Audio that is not already mono WAV at the target rate is resampled (:func:`metric.io.read_audio`)
 and written under ``<out_dir>/wav<rate//1000>k/``; audio that already is stays where it is.
 
-Published layouts read here:
+Layouts read here:
+
+* ``toy``: the 16 kHz noisy/clean set of the embedded toy corpus (:func:`metric.data.toy.enhancement_pairs`),
+  used in place.
 
 * Valentini-Botinhao et al. 2017 (VCTK noisy/clean, 28 speakers): ``clean_trainset_28spk_wav/``,
   ``noisy_trainset_28spk_wav/``, ``clean_testset_wav/``, ``noisy_testset_wav/`` with identical file
@@ -26,14 +33,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-from math import gcd
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
+
+from metric.io import read_audio
 
 MANIFEST_FIELDS = ("id", "noisy", "clean", "samples", "sample_rate")
 VALENTINI_VALID_SPEAKERS = ("p286", "p287")
@@ -46,24 +52,6 @@ class LayoutError(FileNotFoundError):
 
 
 # -- audio ------------------------------------------------------------------------
-def read_mono(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read a wav as float32 mono (channels averaged); resample to ``sample_rate`` if given."""
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if sample_rate is not None and rate != sample_rate:
-        audio = resample_audio(audio, rate, sample_rate)
-        rate = sample_rate
-    return np.ascontiguousarray(audio, dtype=np.float32), rate
-
-
-def resample_audio(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited polyphase resampling of a 1-D float array."""
-    if orig_rate == new_rate:
-        return audio.astype(np.float32)
-    common = gcd(int(orig_rate), int(new_rate))
-    return resample_poly(audio, new_rate // common, orig_rate // common).astype(np.float32)
-
-
 def _needs_conversion(path: Path, sample_rate: int) -> bool:
     info = sf.info(str(path))
     return info.samplerate != sample_rate or info.channels != 1 or info.format != "WAV"
@@ -75,7 +63,7 @@ def _materialise(path: Path, out_path: Path, sample_rate: int) -> tuple[Path, in
         return path.resolve(), sf.info(str(path)).frames
     if out_path.exists() and sf.info(str(out_path)).samplerate == sample_rate:
         return out_path.resolve(), sf.info(str(out_path)).frames
-    audio, _ = read_mono(path, sample_rate)
+    audio, _ = read_audio(path, sample_rate, mono=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(out_path), audio, sample_rate, subtype="PCM_16")
     return out_path.resolve(), len(audio)
@@ -95,7 +83,8 @@ def write_manifest(entries: list[dict], out_dir: str | Path, split: str) -> Path
     return json_path
 
 
-def read_manifest(path: str | Path) -> list[dict]:
+def read_enhancement_manifest(path: str | Path) -> list[dict]:
+    """The entries of a ``<split>.json`` manifest, checked for the documented fields."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No manifest at {path}: run the data preparation stage (run.sh --stage 0) first.")
@@ -199,3 +188,35 @@ def prepare_dns(root: str | Path, out_dir: str | Path, sample_rate: int = 16_000
         entries = pairs_to_entries([(f"{folder}_{i}", n, c) for i, n, c in pairs], out_dir, folder, sample_rate, f"dns {split}")
         written[split] = write_manifest(entries, out_dir, split)
     return written
+
+
+# -- toy --------------------------------------------------------------------------
+def prepare_toy(out_dir: str | Path, sample_rate: int = 16_000) -> dict[str, Path]:
+    """Manifests ``train``/``valid``/``test`` of the toy corpus's enhancement set (16 kHz, used in place)."""
+    from .toy import enhancement_pairs
+
+    written = {}
+    for split in ("train", "valid", "test"):
+        pairs = [(Path(noisy).stem, Path(noisy), Path(clean)) for noisy, clean in enhancement_pairs(split)]
+        entries = pairs_to_entries(pairs, Path(out_dir), split, sample_rate, f"toy {split}")
+        written[split] = write_manifest(entries, out_dir, split)
+    return written
+
+
+ENHANCEMENT_CORPORA = {"toy": prepare_toy, "valentini": prepare_valentini, "dns": prepare_dns}
+
+
+def prepare_enhancement_data(corpus: str, out_dir: str | Path, root: str | Path | None = None,
+                             sample_rate: int = 16_000) -> dict[str, Path]:
+    """Manifests of every split of ``corpus`` (``toy``, ``valentini`` or ``dns``) in ``out_dir``.
+
+    ``root`` is the corpus folder in its published layout (not needed for ``toy``). Returns
+    ``{split: json_path}``.
+    """
+    if corpus not in ENHANCEMENT_CORPORA:
+        raise ValueError(f"unknown enhancement corpus {corpus!r}; choose {', '.join(ENHANCEMENT_CORPORA)}")
+    if corpus == "toy":
+        return prepare_toy(out_dir, sample_rate)
+    if root is None:
+        raise ValueError(f"the {corpus} corpus needs its folder: pass root=/where/the/{corpus}/corpus/is")
+    return ENHANCEMENT_CORPORA[corpus](root, out_dir, sample_rate)

@@ -29,7 +29,7 @@ Causality. Every layer here is aligned so that the output at sample ``t``
 * the default resampler (``resampler="hold"``) upsamples by repeating each
   sample 4 times and downsamples by averaging each block of 4, which needs no
   look-ahead. The paper's band-limited sinc resampling (``resampler="sinc"``,
-  :func:`metric.resample.resample`) looks ``SINC_LOOKAHEAD`` input samples
+  ``metric.resample_waveform``) looks ``SINC_LOOKAHEAD`` input samples
   into the future on each side of the model, like the official real-time model;
   :attr:`CausalDemucs.lookahead` reports it.
 
@@ -47,11 +47,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from metric.resample import ZERO_CROSSINGS, resample
+from metric import resample_waveform
 
 RESAMPLERS = ("hold", "sinc")
-# metric.resample's kernel reaches ZERO_CROSSINGS / rolloff input-rate samples on each side.
-SINC_LOOKAHEAD = 2 * int(math.ceil(ZERO_CROSSINGS / 0.945))
+# metric's resampling kernel reaches 16 zero crossings / rolloff 0.945 = 17 input-rate samples on
+# each side; up- then downsampling looks ahead twice that (tests/test_recipe_demucs_model.py checks it).
+SINC_LOOKAHEAD = 2 * 17
 
 
 @dataclass
@@ -167,7 +168,7 @@ class CausalDemucs(nn.Module):
             return x
         if self.config.resampler == "hold":
             return x.repeat_interleave(factor, dim=-1)
-        return resample(x, self.config.sample_rate, self.config.sample_rate * factor)
+        return resample_waveform(x, self.config.sample_rate, self.config.sample_rate * factor)
 
     def _downsample(self, x: torch.Tensor) -> torch.Tensor:
         factor = self.config.resample
@@ -175,7 +176,7 @@ class CausalDemucs(nn.Module):
             return x
         if self.config.resampler == "hold":
             return x.reshape(*x.shape[:-1], x.shape[-1] // factor, factor).mean(-1)
-        return resample(x, self.config.sample_rate * factor, self.config.sample_rate)
+        return resample_waveform(x, self.config.sample_rate * factor, self.config.sample_rate)
 
     # -- forward ----------------------------------------------------------------
     def forward(self, noisy: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
