@@ -38,7 +38,8 @@ def manifests(tmp_path_factory):
     for split, count in [("train", 4), ("valid", 1), ("test", 2)]:
         entries = []
         for i in range(count):
-            clean = 0.6 * np.roll(speech, int(rng.integers(len(speech))))[:12000]
+            # test files long enough for STOI (it needs about 0.4 s of active speech)
+            clean = 0.6 * np.roll(speech, int(rng.integers(len(speech))))[: 32000 if split == "test" else 12000]
             noisy = (clean + rng.normal(0, 0.03, len(clean))).astype(np.float32)
             paths = {kind: root / f"{split}{i}_{kind}.wav" for kind in ("noisy", "clean")}
             sf.write(paths["noisy"], noisy, 16000, subtype="FLOAT")

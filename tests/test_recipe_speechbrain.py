@@ -23,9 +23,9 @@ from scipy.signal import resample_poly
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "speechbrain"
-sys.path.insert(0, str(RECIPE))
 
-from prepare_data import prepare_data  # noqa: E402
+from recipe_scripts import load_script  # noqa: E402
+prepare_data = load_script("speechbrain", "prepare_data").prepare_data
 
 SAMPLE_RATE = 16000
 TINY = ["--debug", "--debug_batches=1", "--debug_persistently", "--batch_size=2", "--noprogressbar"]
@@ -136,8 +136,8 @@ def test_rerunning_continues_from_the_last_epoch(baseline_run, workspace):
     assert read_summary(folder)["epoch"] == 2
 
 
-def test_compare_scores_every_system_from_its_files(baseline_run, cdpam_run, workspace, tmp_path):
-    command = [sys.executable, "compare.py", "--test_annotation", str(workspace / "test_short.json"),
+def test_evaluate_scores_every_system_from_its_files(baseline_run, cdpam_run, workspace, tmp_path):
+    command = [sys.executable, "evaluate.py", "--test_annotation", str(workspace / "test_short.json"),
                "--system", f"baseline={baseline_run[0] / 'enhanced'}", "--system", f"cdpam={cdpam_run[0] / 'enhanced'}",
                "--output_folder", str(tmp_path)]
     result = subprocess.run(command, cwd=RECIPE, capture_output=True, text=True, timeout=900)
@@ -229,8 +229,8 @@ def test_valentini_errors_say_what_is_missing(tmp_path):
 
 
 def test_run_sh_rejects_valentini_without_its_folder():
-    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "--corpus", "valentini"], capture_output=True, text=True)
-    assert result.returncode == 2 and "--data-folder" in result.stderr
+    result = subprocess.run(["bash", str(RECIPE / "run.sh"), "data=valentini"], capture_output=True, text=True)
+    assert result.returncode == 2 and "path=" in result.stderr
 
 
 @pytest.mark.slow

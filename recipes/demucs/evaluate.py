@@ -58,17 +58,30 @@ class CleanReferenceScorer:
             return float(self.cdpam(self.reference, torch.from_numpy(estimate)[None])[0])
 
 
+def _stoi_percent(clean: np.ndarray, processed: np.ndarray) -> float:
+    try:
+        return 100.0 * stoi(clean, processed, SAMPLE_RATE)
+    except ValueError:  # too little active speech: unscored (NaN), left out of the mean
+        return float("nan")
+
+
 def score(clean: np.ndarray, processed: np.ndarray, cdpam: CleanReferenceScorer) -> dict[str, float]:
     measures = composite(clean, processed, SAMPLE_RATE)
     return {
         "pesq": float(measures["pesq"]),
-        "stoi": 100.0 * stoi(clean, processed, SAMPLE_RATE),
+        "stoi": _stoi_percent(clean, processed),
         "csig": float(measures["csig"]),
         "cbak": float(measures["cbak"]),
         "covl": float(measures["covl"]),
         "cdpam": cdpam.distance(processed),
         "si_sdr": si_sdr(clean.astype(np.float64), processed.astype(np.float64), SAMPLE_RATE),
     }
+
+
+def _mean(values: list[float]) -> float:
+    """Mean over the scored files (NaN marks a file a measure cannot score)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def markdown_table(means: dict[str, dict[str, float]]) -> str:
@@ -177,7 +190,7 @@ def evaluate(
     for row in todo:
         _row_file(out_dir, row).write_text(json.dumps({"key": keys[row], "per_file": per_file[row]}, indent=1))
     per_file = {row: per_file[row] for row in keys}  # table order: Noisy, then the models as given
-    means = {row: {key: float(np.mean([item[key] for item in items])) for key, *_ in COLUMNS} for row, items in per_file.items()}
+    means = {row: {key: _mean([item[key] for item in items]) for key, *_ in COLUMNS} for row, items in per_file.items()}
     table = markdown_table(means)
     results = {
         "manifest": str(Path(manifest).resolve()),

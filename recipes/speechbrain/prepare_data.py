@@ -12,12 +12,13 @@ Writes ``train``/``valid``/``test`` manifests into ``save_folder``, each twice:
 Corpora:
 
 * ``toy`` (default): the 16 kHz noisy/clean set embedded in the package
-  (``metric.data.toy.enhancement_pairs``); its files are used in place.
+  (``metric.toy.enhancement_pairs``); its files are used in place.
 * ``valentini``: Valentini-Botinhao et al. (2017), VCTK noisy/clean with 28 speakers, in its published
   layout (``clean_trainset_28spk_wav/``, ``noisy_trainset_28spk_wav/``, ``clean_testset_wav/``,
   ``noisy_testset_wav/``, 48 kHz). The audio is resampled to ``sample_rate`` into
   ``save_folder/audio/``; speakers p286 and p287 of the training set form the validation split.
-  The pairing and resampling are shared with the other recipes (``recipes/common/enhancement_manifests.py``).
+  The pairing and resampling are the library's (``metric.prepare_enhancement_data``), shared with
+  the DEMUCS recipe.
 
 Usage (``train.py`` calls :func:`prepare_data` itself; this is for preparing ahead of time)::
 
@@ -33,6 +34,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+from metric import prepare_enhancement_data, read_enhancement_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +69,11 @@ def prepare_data(
         logger.info("Manifests in %s are up to date; skipping data preparation.", save_folder)
         return written
 
-    if corpus == "toy":
-        if sample_rate != 16000:
-            raise ValueError(f"the toy enhancement set is 16 kHz only; got sample_rate={sample_rate}")
-        entries = _toy_entries()
-    else:
-        if not data_folder:
-            raise ValueError("corpus 'valentini' needs data_folder: the folder holding clean_trainset_28spk_wav/ etc.")
-        entries = _valentini_entries(Path(data_folder).expanduser(), save_folder / "audio", sample_rate)
+    if corpus == "toy" and sample_rate != 16000:
+        raise ValueError(f"the toy enhancement set is 16 kHz only; got sample_rate={sample_rate}")
+    if corpus == "valentini" and not data_folder:
+        raise ValueError("corpus 'valentini' needs data_folder: the folder holding clean_trainset_28spk_wav/ etc.")
+    entries = _speechbrain_entries(corpus, data_folder, save_folder / "audio", sample_rate)
 
     save_folder.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
@@ -106,48 +106,17 @@ def _entry(noisy: Path, clean: Path, samples: int, sample_rate: int) -> dict:
     return {"noisy_wav": str(noisy), "clean_wav": str(clean), "duration": round(samples / sample_rate, 4)}
 
 
-def _toy_entries() -> dict[str, dict[str, dict]]:
-    import soundfile as sf
-
-    from metric.data.toy import enhancement_pairs
-
-    entries = {}
-    for split in SPLITS:
-        entries[split] = {}
-        for noisy, clean in enhancement_pairs(split):
-            noisy_info, clean_info = sf.info(str(noisy)), sf.info(str(clean))
-            if noisy_info.frames != clean_info.frames or noisy_info.samplerate != 16000:
-                raise ValueError(f"toy pair {noisy} / {clean} is not two 16 kHz files of equal length")
-            entries[split][clean.stem] = _entry(noisy.resolve(), clean.resolve(), clean_info.frames, 16000)
-    return entries
-
-
-def _valentini_entries(root: Path, audio_folder: Path, sample_rate: int) -> dict[str, dict[str, dict]]:
-    common = _common_manifests()
-    written = common.prepare_valentini(root, audio_folder, sample_rate=sample_rate)
+def _speechbrain_entries(corpus: str, data_folder, audio_folder: Path, sample_rate: int) -> dict[str, dict[str, dict]]:
+    """The library's pair manifests (resampled copies in ``audio_folder`` where needed) in SpeechBrain's JSON form."""
+    root = Path(data_folder).expanduser() if data_folder else None
+    written = prepare_enhancement_data(corpus, audio_folder, root, sample_rate)
     entries = {}
     for split in SPLITS:
         entries[split] = {
             row["id"]: _entry(Path(row["noisy"]), Path(row["clean"]), int(row["samples"]), int(row["sample_rate"]))
-            for row in common.read_manifest(written[split])
+            for row in read_enhancement_manifest(written[split])
         }
     return entries
-
-
-def _common_manifests():
-    """``recipes/common/enhancement_manifests.py`` from the repository (or copied beside this file)."""
-    here = Path(__file__).resolve().parent
-    for folder in (here, here.parent / "common"):
-        if (folder / "enhancement_manifests.py").exists():
-            if str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))
-            import enhancement_manifests
-
-            return enhancement_manifests
-    raise ImportError(
-        "Valentini preparation uses recipes/common/enhancement_manifests.py of the cdpam-plugins repository; "
-        f"run this recipe from a clone of it, or copy that file next to {Path(__file__).name}."
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

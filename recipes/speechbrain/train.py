@@ -20,31 +20,37 @@ the hparams (cdpam.yaml: CDPAM distance) into ``output_folder/test_<name>.txt``;
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from pesq import pesq
-from pystoi import stoi
+from prepare_data import prepare_data
 
 import speechbrain as sb
+from metric import pesq, stoi
 from speechbrain.processing.features import spectral_magnitude
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.metric_stats import MetricStats
 
 STATS_SUFFIX = "_stats"
+SAMPLE_RATE = 16000
 
 
-def pesq_eval(pred_wav: torch.Tensor, target_wav: torch.Tensor, sample_rate: int = 16000) -> float:
-    """Wide-band PESQ (ITU-T P.862.2) of one enhanced utterance against its clean reference."""
-    return float(pesq(sample_rate, target_wav.numpy().astype("float64"), pred_wav.numpy().astype("float64"), "wb"))
+def pesq_eval(pred_wav: torch.Tensor, target_wav: torch.Tensor) -> float:
+    """Wide-band PESQ (ITU-T P.862.2) of one enhanced utterance against its clean reference (NaN: no speech)."""
+    try:
+        return pesq(target_wav.numpy(), pred_wav.numpy(), SAMPLE_RATE)
+    except ValueError:  # one unscorable utterance must not end a training run
+        return float("nan")
 
 
-def stoi_eval(pred_wav: torch.Tensor, target_wav: torch.Tensor, sample_rate: int = 16000) -> float:
-    """Short-time objective intelligibility (Taal et al., 2011) of one enhanced utterance."""
-    return float(stoi(target_wav.numpy(), pred_wav.numpy(), sample_rate, extended=False))
+def stoi_eval(pred_wav: torch.Tensor, target_wav: torch.Tensor) -> float:
+    """Short-time objective intelligibility (Taal et al., 2011) of one enhanced utterance (NaN: too short)."""
+    try:
+        return stoi(target_wav.numpy(), pred_wav.numpy(), SAMPLE_RATE)
+    except ValueError:
+        return float("nan")
 
 
 class SEBrain(sb.Brain):
@@ -194,9 +200,6 @@ def main(argv: list[str]) -> None:
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
     )
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from prepare_data import prepare_data
 
     run_on_main(
         prepare_data,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Comparison table of enhanced test sets: PESQ (wide-band), STOI and CDPAM distance.
 
-    python compare.py --test_annotation results/prepared_toy/test.json \\
+    python evaluate.py --test_annotation results/prepared_toy/test.json \\
         --system baseline=results/baseline/1234/enhanced --system cdpam=results/cdpam/1234/enhanced \\
         --output_folder results/comparison
 
@@ -18,21 +18,19 @@ import json
 import sys
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import pesq_eval, stoi_eval  # noqa: E402
+from metric import CDPAM, pesq, read_audio, stoi
 
 COLUMNS = (("pesq", "PESQ (wb) ↑"), ("stoi", "STOI ↑"), ("cdpam", "CDPAM distance ↓"))
 
 
 def read_wav(path: Path, sample_rate: int) -> torch.Tensor:
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    audio, rate = read_audio(path, mono=True)
     if rate != sample_rate:
         raise ValueError(f"{path} is at {rate} Hz; the comparison runs at {sample_rate} Hz")
-    return torch.from_numpy(audio.mean(axis=1))
+    return torch.from_numpy(audio)
 
 
 def score_system(entries: dict, wav_for, cdpam, sample_rate: int, name: str) -> dict[str, dict[str, float]]:
@@ -46,8 +44,8 @@ def score_system(entries: dict, wav_for, cdpam, sample_rate: int, name: str) -> 
         enhanced = read_wav(path, sample_rate)
         if enhanced.shape != clean.shape:
             raise ValueError(f"{path} has {enhanced.numel()} samples, its clean reference {clean.numel()}")
-        scores["pesq"][utt_id] = pesq_eval(enhanced, clean, sample_rate)
-        scores["stoi"][utt_id] = stoi_eval(enhanced, clean, sample_rate)
+        scores["pesq"][utt_id] = pesq(clean.numpy(), enhanced.numpy(), sample_rate)
+        scores["stoi"][utt_id] = stoi(clean.numpy(), enhanced.numpy(), sample_rate)
         with torch.no_grad():
             scores["cdpam"][utt_id] = float(cdpam(clean, enhanced))
     return scores
@@ -79,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--system wants NAME=FOLDER, got {spec!r}")
         systems[name] = Path(folder)
     entries = json.loads(Path(args.test_annotation).read_text())
-
-    from metric import CDPAM
 
     cdpam = CDPAM(sample_rate=args.sample_rate)
     sources = {"noisy input": lambda utt_id, entry: Path(entry["noisy_wav"])}
