@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from recipe_scripts import recipe_dir
+from test_stft_loss import speechlike as _speechlike
 
 recipe_dir("demucs")
 from demucs.losses import EnhancementLoss  # noqa: E402
@@ -108,13 +109,6 @@ def test_bad_configs_and_inputs_raise_clear_errors():
 
 
 # ---------------------------------------------------------------- losses
-
-
-def _speechlike(seconds=1.0, rate=16000, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(int(seconds * rate)) / rate
-    tone = sum(torch.sin(2 * math.pi * f * t) / k for k, f in enumerate([220, 440, 880, 1760], start=1))
-    return (0.2 * tone + 0.01 * torch.randn(len(t), generator=g))[None]
 
 
 def test_enhancement_loss_combines_l1_and_stft_with_the_paper_factors():

@@ -13,7 +13,7 @@ from metric.evaluate.scorers import multi_resolution_stft_distance
 SPEECH = __import__("pathlib").Path(__file__).resolve().parents[1] / "metric" / "assets" / "sample_audio" / "ref.wav"
 
 
-def _speechlike(seconds=1.0, rate=16000, seed=0):
+def speechlike(seconds=1.0, rate=16000, seed=0):
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(int(seconds * rate)) / rate
     tone = sum(torch.sin(2 * math.pi * f * t) / k for k, f in enumerate([220, 440, 880, 1760], start=1))
@@ -21,7 +21,7 @@ def _speechlike(seconds=1.0, rate=16000, seed=0):
 
 
 def test_mrstft_is_zero_for_identical_signals():
-    x = _speechlike()
+    x = speechlike()
     sc, mag = MultiResolutionSTFTLoss()(x, x)
     assert float(sc) == 0.0 and float(mag) == 0.0
 
@@ -29,7 +29,7 @@ def test_mrstft_is_zero_for_identical_signals():
 def test_mrstft_of_a_doubled_signal():
     # |2X| - |X| = |X|: spectral convergence is exactly 1 and the log-magnitude distance log 2,
     # wherever the magnitude floor does not apply (these bins have plenty of energy).
-    x = _speechlike()
+    x = speechlike()
     sc, mag = MultiResolutionSTFTLoss()(2 * x, x)
     assert float(sc) == pytest.approx(1.0, abs=1e-4)
     assert float(mag) == pytest.approx(math.log(2.0), abs=1e-3)
@@ -45,7 +45,7 @@ def test_the_loss_uses_the_requested_resolution():
 
 
 def test_reduction_shapes_and_layouts():
-    x = torch.cat([_speechlike(seed=0), _speechlike(seed=1)])
+    x = torch.cat([speechlike(seed=0), speechlike(seed=1)])
     y = torch.cat([0.5 * x[:1], x[1:]])  # only the first item differs
     none_sc, none_mag = MultiResolutionSTFTLoss(reduction="none")(y, x)
     assert none_sc.shape == (2,) and float(none_sc[1]) == 0.0 and float(none_sc[0]) == pytest.approx(0.5, abs=1e-4)
@@ -62,7 +62,7 @@ def test_reduction_shapes_and_layouts():
 
 
 def test_gradients_stay_finite_on_digital_silence_and_short_signals():
-    target = _speechlike()
+    target = speechlike()
     estimate = (0.5 * target).clone()
     estimate[:, :8000] = 0.0  # half a second of digital silence
     estimate.requires_grad_(True)

@@ -60,16 +60,7 @@ common+=("${overrides[@]+"${overrides[@]}"}")
 mkdir -p "$exp"
 timings="$exp/timings.tsv"
 
-run_stage() {  # run_stage N NAME COMMAND...
-  local number="$1" name="$2"; shift 2
-  if [[ $stage -le $number && $stop_stage -ge $number ]]; then
-    echo "=== stage $number: $name ==="
-    local started=$SECONDS
-    "$@"
-    printf '%s\t%s\t%s\n' "$number" "$name" "$((SECONDS - started))" >> "$timings"
-    echo "=== stage $number done in $((SECONDS - started)) s ==="
-  fi
-}
+source ../stages.sh  # run_stage N NAME COMMAND...
 
 path_args=()
 if [[ -n "$path" ]]; then path_args=(--path "$path"); fi

@@ -67,15 +67,7 @@ PYTHON="${PYTHON:-python}"
 manifests="data/$data"
 exp="exp/$data"
 
-run_stage() {  # run_stage N NAME COMMAND...
-  local number="$1" name="$2"; shift 2
-  if [[ $stage -le $number && $stop_stage -ge $number ]]; then
-    echo "=== stage $number: $name ==="
-    local started=$SECONDS
-    "$@"
-    echo "=== stage $number done in $((SECONDS - started)) s ==="
-  fi
-}
+source ../stages.sh  # run_stage N NAME COMMAND...
 
 train() {  # $1 = variant
   local launcher=("$PYTHON")

@@ -58,15 +58,7 @@ prepared=$output/prepared_$data
 common=(--corpus="$data" --prepared_folder="$prepared" --seed="$seed" --noprogressbar)
 if [[ -n "$path" ]]; then common+=(--data_folder="$path"); fi
 
-run_stage() {  # run_stage N NAME COMMAND...
-  local number="$1" name="$2"; shift 2
-  if [[ $stage -le $number && $stop_stage -ge $number ]]; then
-    echo "=== stage $number: $name ==="
-    local started=$SECONDS
-    "$@"
-    echo "=== stage $number done in $((SECONDS - started)) s ==="
-  fi
-}
+source ../stages.sh  # run_stage N NAME COMMAND...
 
 prepare_args=(--corpus "$data" --save_folder "$prepared")
 if [[ -n "$path" ]]; then prepare_args+=(--data_folder "$path"); fi
