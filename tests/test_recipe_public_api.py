@@ -95,7 +95,8 @@ def test_run_sh_is_executable_and_follows_the_shared_convention(recipe):
         assert listed.stdout.split()[0] == "100755", f"{script} is not committed as executable"
     assert script.stat().st_mode & stat.S_IXUSR
     text = script.read_text()
-    for pattern in (r"--stage\)", r"--stop-stage\|--stop_stage\)", r"data=\*\)", r"path=\*\)", r"\*=\*\)", r"run_stage \d", r"source \.\./stages\.sh"):
+    for pattern in (r'source "\$\(dirname "\$0"\)/\.\./stages\.sh"', r'parse_arguments "\$@"', r"recipe_options=\(data path ",
+                    r"run_stage \d"):
         assert re.search(pattern, text), f"{recipe}/run.sh lacks {pattern}"
     result = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "unknown argument" in result.stderr

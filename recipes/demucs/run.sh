@@ -21,22 +21,9 @@ path=""
 model=""
 max_files=""
 threads=""
-overrides=()
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --stage) stage="$2"; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    data=*) data="${1#data=}"; shift ;;
-    path=*) path="${1#path=}"; shift ;;
-    model=*) model="${1#model=}"; shift ;;
-    max_files=*) max_files="${1#max_files=}"; shift ;;
-    threads=*) threads="${1#threads=}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *=*) overrides+=("$1"); shift ;;
-    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+recipe_options=(data path model max_files threads)
+source "$(dirname "$0")/../stages.sh"
+parse_arguments "$@"
 
 case "$data" in
   toy) ;;
@@ -60,7 +47,6 @@ common+=("${overrides[@]+"${overrides[@]}"}")
 mkdir -p "$exp"
 timings="$exp/timings.tsv"
 
-source ../stages.sh  # run_stage N NAME COMMAND...
 
 path_args=()
 if [[ -n "$path" ]]; then path_args=(--path "$path"); fi

@@ -27,23 +27,9 @@ size=""
 nproc=0
 max_utterances=""
 max_seconds=""
-overrides=()
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --stage) stage="$2"; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    data=*) data="${1#data=}"; shift ;;
-    path=*) path="${1#path=}"; shift ;;
-    size=*) size="${1#size=}"; shift ;;
-    nproc=*) nproc="${1#nproc=}"; shift ;;
-    max_utterances=*) max_utterances="${1#max_utterances=}"; shift ;;
-    max_seconds=*) max_seconds="${1#max_seconds=}"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *=*) overrides+=("$1"); shift ;;
-    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+recipe_options=(data path size nproc max_utterances max_seconds)
+source "$(dirname "$0")/../stages.sh"
+parse_arguments "$@"
 
 case "$data" in
   toy) ;;
@@ -67,7 +53,6 @@ PYTHON="${PYTHON:-python}"
 manifests="data/$data"
 exp="exp/$data"
 
-source ../stages.sh  # run_stage N NAME COMMAND...
 
 train() {  # $1 = variant
   local launcher=("$PYTHON")

@@ -23,21 +23,9 @@ data=toy
 path=""
 output=""
 seed=1234
-overrides=()
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --stage) stage="$2"; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    data=*) data="${1#data=}"; shift ;;
-    path=*) path="${1#path=}"; shift ;;
-    output=*) output="${1#output=}"; shift ;;
-    seed=*) seed="${1#seed=}"; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    *=*) overrides+=("--$1"); shift ;;
-    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+recipe_options=(data path output seed)
+source "$(dirname "$0")/../stages.sh"
+parse_arguments "$@"
 case "$data" in
   toy) ;;
   valentini)
@@ -55,10 +43,10 @@ if [[ -z "$output" ]]; then output=$PWD/results; else output=$(absolute "$output
 if [[ -n "$path" ]]; then path=$(absolute "$path"); fi
 
 prepared=$output/prepared_$data
+overrides=(${overrides[@]+"${overrides[@]/#/--}"})  # SpeechBrain's own override syntax: --key=value
 common=(--corpus="$data" --prepared_folder="$prepared" --seed="$seed" --noprogressbar)
 if [[ -n "$path" ]]; then common+=(--data_folder="$path"); fi
 
-source ../stages.sh  # run_stage N NAME COMMAND...
 
 prepare_args=(--corpus "$data" --save_folder "$prepared")
 if [[ -n "$path" ]]; then prepare_args+=(--data_folder "$path"); fi
