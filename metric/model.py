@@ -9,7 +9,9 @@ checkpoint):
   double at every 4th layer (64 → 128 → 256 → 512 → 1024); after every 4th
   layer the sequence is decimated by 2. Global average pooling over time gives
   a 1024-d embedding: channels ``[:512]`` are the *acoustic* embedding,
-  ``[512:]`` the *content* embedding.
+  ``[512:]`` the *content* embedding. Depth and base width are constructor
+  arguments (``CDPAMNetwork(encoder_layers=16, encoder_base_channels=8)`` is the
+  same structure with smaller tensors); the defaults are the released network.
 * :class:`ProjectionHead` — 512 → 512 → 256 MLP used only by contrastive
   pre-training (NT-Xent is computed on its output).
 * :class:`LossNet` — 4 Linear layers (512 → 256 → 64 → 16 → 4, leaky ReLU
@@ -75,7 +77,12 @@ def receptive_field(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> 
     return field
 
 
-DECIMATION = 16  # four halvings: one last-layer frame per 16 input samples
+def decimation(layers: int = ENCODER_LAYERS) -> int:
+    """Input samples per last-layer frame: the sequence halves after every 4th layer."""
+    return 2 ** (layers // 4)
+
+
+DECIMATION = decimation()  # four halvings: one last-layer frame per 16 input samples
 # Inputs longer than this many samples per batch (items x samples, 30 s at 22,050 Hz) are
 # encoded chunk by chunk when no graph is needed; the pooled result is the same.
 LONG_INPUT_SAMPLES = 30 * 22_050
@@ -88,7 +95,7 @@ def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> i
     ``(receptive_field - 1) / 2`` of it (420 for CDPAM), so a chunk extended by
     ``ceil(420 / 16) = 27`` frames (432 samples) each side computes its frames exactly.
     """
-    return -(-((receptive_field(layers, kernel) - 1) // 2) // DECIMATION)
+    return -(-((receptive_field(layers, kernel) - 1) // 2) // decimation(layers))
 
 
 def _decimated(lengths: torch.Tensor) -> torch.Tensor:
@@ -120,11 +127,27 @@ def _same_sources(old: tuple, new: tuple) -> bool:
     )
 
 
+def check_architecture(encoder_layers: int, encoder_base_channels: int) -> None:
+    """Refuse encoder shapes the structure cannot have, saying which values would work."""
+    if isinstance(encoder_layers, bool) or int(encoder_layers) != encoder_layers or encoder_layers < 4 or encoder_layers % 4:
+        raise ValueError(
+            f"encoder_layers must be a positive multiple of 4 (channels double and the sequence halves at every "
+            f"4th layer), got {encoder_layers!r}; the released network has {ENCODER_LAYERS}."
+        )
+    if isinstance(encoder_base_channels, bool) or int(encoder_base_channels) != encoder_base_channels or encoder_base_channels < 1:
+        raise ValueError(
+            f"encoder_base_channels must be a whole number >= 1, got {encoder_base_channels!r}; the released network "
+            f"has {ENCODER_BASE_CHANNELS}."
+        )
+
+
 class Encoder(nn.Module):
-    """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, 1024]``."""
+    """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, C]`` (C = 1024 as released)."""
 
     def __init__(self, layers: int = ENCODER_LAYERS, base_channels: int = ENCODER_BASE_CHANNELS):
         super().__init__()
+        check_architecture(layers, base_channels)
+        layers, base_channels = int(layers), int(base_channels)
         channels = encoder_channels(layers, base_channels)
         inputs = [1] + channels[:-1]
         self.convs = nn.ModuleList(
@@ -138,6 +161,19 @@ class Encoder(nn.Module):
     @property
     def embedding_dim(self) -> int:
         return self.convs[-1].out_channels
+
+    @property
+    def layers(self) -> int:
+        return len(self.convs)
+
+    @property
+    def base_channels(self) -> int:
+        return self.convs[0].out_channels
+
+    @property
+    def decimation(self) -> int:
+        """Input samples per last-layer frame (16 as released)."""
+        return decimation(self.layers)
 
     def _layer_weights(self, i: int, out_channels: int):
         """(weight, bias) of layer ``i`` with its eval-mode BatchNorm folded in, or ``None`` in training mode.
@@ -221,7 +257,7 @@ class Encoder(nn.Module):
         score in bounded memory with the same result.
         """
         if chunk_samples is None and x.shape[0] * x.shape[-1] > LONG_INPUT_SAMPLES and not self._needs_graph(x):
-            chunk_samples = max(LONG_INPUT_SAMPLES // x.shape[0], 64 * DECIMATION)
+            chunk_samples = max(LONG_INPUT_SAMPLES // x.shape[0], 64 * self.decimation)
         if chunk_samples is not None and chunk_samples < x.shape[-1]:
             return self.pooled_in_chunks(x, lengths, acoustic_only, chunk_samples)
         features, out_lengths = self.features(x, lengths, acoustic_only)
@@ -245,28 +281,29 @@ class Encoder(nn.Module):
         Global average pooling is a sum over last-layer frames, and each frame depends only on
         the input within its receptive field. Every chunk owns a run of frames, is cut from the
         input with :func:`context_frames` of context each side (none past the true ends, whose
-        zero padding is real), starts on a multiple of the decimation factor 16 so that the
+        zero padding is real), starts on a multiple of the decimation factor (16) so that the
         stride-2 layers keep the same samples as on the whole input, and contributes the exact
         sum of its own frames. The result equals the whole-input computation up to float
         summation order. Memory scales with ``chunk_samples``, not with the input length.
         """
         total = x.shape[-1]
-        frames_total = -(-total // DECIMATION)
-        frames_per_chunk = max(1, int(chunk_samples) // DECIMATION)
-        context = context_frames()
+        step = self.decimation
+        frames_total = -(-total // step)
+        frames_per_chunk = max(1, int(chunk_samples) // step)
+        context = context_frames(self.layers)
         if lengths is not None:
             lengths = lengths.to(device=x.device, dtype=torch.int64)
-            valid_frames = torch.div(lengths + DECIMATION - 1, DECIMATION, rounding_mode="floor")
+            valid_frames = torch.div(lengths + step - 1, step, rounding_mode="floor")
         pooled = None
         for first in range(0, frames_total, frames_per_chunk):
             stop = min(frames_total, first + frames_per_chunk)
-            start_sample = max(0, first - context) * DECIMATION
-            stop_sample = min(total, (stop + context) * DECIMATION)
+            start_sample = max(0, first - context) * step
+            stop_sample = min(total, (stop + context) * step)
             local_lengths = None
             if lengths is not None:
                 local_lengths = (lengths - start_sample).clamp(0, stop_sample - start_sample)
             features, _ = self.features(x[..., start_sample:stop_sample], local_lengths, acoustic_only)
-            offset = start_sample // DECIMATION
+            offset = start_sample // step
             own = features[..., first - offset : stop - offset]
             if lengths is not None:
                 own = _mask_beyond(own, (valid_frames - first).clamp(min=0))
@@ -354,15 +391,26 @@ class Embeddings:
 class CDPAMNetwork(nn.Module):
     """Encoder + loss-net + judgment head: the complete metric network.
 
-    The projection head lives with the contrastive training stage, not here,
-    because the distance never uses it.
+    Args:
+        encoder_layers: encoder depth, a multiple of 4 (16 as released).
+        encoder_base_channels: channels of the first layers, doubled every 4th layer
+            (64 as released; ``model=small``/``tiny`` training uses 16/8).
+
+    The loss-net's input follows the encoder (half its embedding width). The projection
+    head lives with the contrastive training stage, not here, because the distance never
+    uses it.
     """
 
-    def __init__(self):
+    def __init__(self, encoder_layers: int = ENCODER_LAYERS, encoder_base_channels: int = ENCODER_BASE_CHANNELS):
         super().__init__()
-        self.encoder = Encoder()
-        self.lossnet = LossNet()
+        self.encoder = Encoder(encoder_layers, encoder_base_channels)
+        self.lossnet = LossNet(input_dim=self.encoder.embedding_dim // 2)
         self.judgment = JudgmentHead()
+
+    @property
+    def architecture(self) -> dict[str, int]:
+        """The constructor arguments that rebuild this network: ``CDPAMNetwork(**net.architecture)``."""
+        return {"encoder_layers": self.encoder.layers, "encoder_base_channels": self.encoder.base_channels}
 
     def acoustic_embedding(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised acoustic embedding of int16-range waveforms ``[B, 1, T]``."""

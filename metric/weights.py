@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import os
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
@@ -39,6 +40,8 @@ _OFFICIAL_PREFIXES = (
     ("model_dist.chan_w.", "lossnet.channel_weights."),
     ("model_classif.MLP.", "judgment.layers."),
 )
+
+NETWORK_PARTS = ("encoder", "lossnet", "judgment")
 
 _FIX_INSTALL = "install it with `pip install cdpam==0.0.6` (it brings the official weights file)"
 
@@ -138,8 +141,13 @@ def make_checkpoint(state_dict: dict[str, torch.Tensor], **metadata: str) -> dic
 
 
 def save_network(network: CDPAMNetwork, path: str | Path, **metadata: str) -> Path:
-    """Write a network's weights so that ``CDPAM(weights=path)`` loads them."""
+    """Write a network of any width so that ``CDPAM(weights=path)`` loads it (atomic write).
+
+    The architecture is recorded in the metadata for people reading the file; loading reads
+    it from the tensors' shapes, so official and own checkpoints load the same way.
+    """
     path = Path(path)
+    metadata = {**{k: str(v) for k, v in network.architecture.items()}, **metadata}
     atomic_torch_save(make_checkpoint(network.state_dict(), **metadata), path)
     return path
 
@@ -181,45 +189,112 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def extract_network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Keep the keys of :class:`CDPAMNetwork`, tolerating a common prefix (``network.`` etc.)."""
-    expected = set(CDPAMNetwork().state_dict().keys())
-    if expected <= state.keys():
-        return {k: state[k] for k in expected}
+def network_state(state: dict[str, torch.Tensor], source: str | Path = "the checkpoint") -> dict[str, torch.Tensor]:
+    """The :class:`CDPAMNetwork` keys of a state dict (``encoder.*``, ``lossnet.*``, ``judgment.*``).
+
+    A common prefix (``network.`` of a wrapper, a Lightning module's attribute names) is removed;
+    other keys (a projection head, optimiser state) are left out.
+    """
+    anchor = "encoder.convs.0.weight"
     for key in state:
-        if key.endswith("encoder.convs.0.weight"):
-            prefix = key[: -len("encoder.convs.0.weight")]
-            stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            if expected <= stripped.keys():
-                return {k: stripped[k] for k in expected}
-    missing = sorted(expected - state.keys())[:5]
-    raise WeightsError(f"The checkpoint does not hold a CDPAM network (missing e.g. {missing}).")
+        if key.endswith(anchor):
+            prefix = key[: -len(anchor)]
+            return {
+                key[len(prefix) :]: value
+                for key, value in state.items()
+                if key.startswith(prefix) and key[len(prefix) :].split(".")[0] in NETWORK_PARTS
+            }
+    raise WeightsError(
+        f"{source} holds no CDPAM network (no key ending in {anchor!r}); pass weights='official' or a file written "
+        f"by `cdpam train` / metric.weights.save_network."
+    )
+
+
+def architecture_of(state: dict[str, torch.Tensor]) -> dict[str, int]:
+    """``CDPAMNetwork`` constructor arguments read from a network state dict's shapes.
+
+    ``{"encoder_layers": 16, "encoder_base_channels": 64}`` for the official weights.
+    """
+    state = network_state(state)
+    layers = {int(key.split(".")[2]) for key in state if key.startswith("encoder.convs.")}
+    return {"encoder_layers": len(layers), "encoder_base_channels": int(state["encoder.convs.0.weight"].shape[0])}
+
+
+def read_network_state(weights: str | Path = "official") -> dict[str, torch.Tensor]:
+    """The network state dict of ``'official'``, an export of any width, or a Lightning checkpoint.
+
+    Every file is read with ``weights_only=True``; a damaged converted cache of the official
+    weights is rebuilt from the verified official file rather than trusted.
+    """
+    official = str(weights) == "official"
+    path = official_weights_path() if official else Path(weights).expanduser()
+    try:
+        return network_state(read_state_dict(path), path)
+    except WeightsError:
+        if not official:
+            raise
+        path.unlink(missing_ok=True)
+        return network_state(read_state_dict(official_weights_path()), path)
 
 
 def load_network(weights: str | Path = "official") -> CDPAMNetwork:
-    """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'`` or a checkpoint path."""
+    """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'`` or a checkpoint path of any width."""
     # The first load may happen inside torch.inference_mode() (scoring); weights made there
     # could never join a later loss computation, so they are always normal tensors.
     with torch.inference_mode(False):
-        return _load_network(weights)
-
-
-def _load_network(weights: str | Path) -> CDPAMNetwork:
-    path = official_weights_path() if str(weights) == "official" else Path(weights)
-    try:
-        state = extract_network_state(read_state_dict(path))
-    except WeightsError:
-        if str(weights) == "official":
-            # A damaged cache is rebuilt from the verified official file rather than trusted.
-            path.unlink(missing_ok=True)
-            state = extract_network_state(read_state_dict(official_weights_path()))
-        else:
-            raise
-    network = CDPAMNetwork()
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise WeightsError(f"{path} does not fit the CDPAM network: {str(error).splitlines()[0]}") from error
+        state = read_network_state(weights)
+        network = _network_for(state, weights)
+        missing = sorted({name for name in NETWORK_PARTS if not any(k.startswith(name + ".") for k in state)})
+        if missing:
+            raise WeightsError(
+                f"{weights} holds no {' or '.join(missing)} weights, so it is not a complete CDPAM network; pass the "
+                f"network exported by `cdpam train` (cdpam_<stage>.pt), not a training checkpoint of one part."
+            )
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            raise WeightsError(f"{weights} does not fit the CDPAM network: {str(error).splitlines()[0]}") from error
     network.eval()
     network.requires_grad_(False)
     return network
+
+
+def _network_for(state: dict[str, torch.Tensor], source: str | Path) -> CDPAMNetwork:
+    architecture = architecture_of(state)
+    try:
+        return CDPAMNetwork(**architecture)
+    except ValueError as error:
+        raise WeightsError(f"{source} holds an encoder this project cannot build ({architecture}): {error}") from error
+
+
+def load_parts(network: CDPAMNetwork, weights: str | Path, parts: Iterable[str]) -> list[str]:
+    """Copy ``parts`` (of ``encoder``, ``lossnet``, ``judgment``) from ``weights`` into ``network``.
+
+    Training starts a stage from another stage's export or the official weights this way; the
+    encoder's architecture must match (the error says which ``model.*`` settings do).
+    """
+    parts = list(parts)
+    unknown = [part for part in parts if part not in NETWORK_PARTS]
+    if unknown:
+        raise ValueError(f"unknown network parts {unknown}; choose from {', '.join(NETWORK_PARTS)}")
+    state = read_network_state(weights)
+    wanted, found = network.architecture, architecture_of(state)
+    if "encoder" in parts and wanted != found:
+        raise WeightsError(
+            f"{weights} holds an encoder with {found['encoder_layers']} layers and base width "
+            f"{found['encoder_base_channels']}, but this run builds {wanted['encoder_layers']} layers of base width "
+            f"{wanted['encoder_base_channels']}: set model.encoder_layers={found['encoder_layers']} "
+            f"model.encoder_base_channels={found['encoder_base_channels']} (model=full for the official weights), or "
+            f"start from another checkpoint."
+        )
+    for part in parts:
+        sub = {key[len(part) + 1 :]: value for key, value in state.items() if key.startswith(part + ".")}
+        if not sub:
+            raise WeightsError(f"{weights} holds no '{part}' weights; drop it from stage.init_parts")
+        try:
+            getattr(network, part).load_state_dict(sub, strict=True)
+        except RuntimeError as error:
+            raise WeightsError(
+                f"the '{part}' weights of {weights} do not fit this network: {str(error).splitlines()[0]}"
+            ) from error
+    return parts

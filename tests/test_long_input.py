@@ -54,6 +54,22 @@ def test_chunks_respect_padded_lengths(encoder, clips):
     assert torch.allclose(chunked[2:], alone, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("layers", [8, 20])
+def test_chunks_are_exact_for_encoders_of_another_depth(clips, layers):
+    # Another depth decimates by another factor (4 for 8 layers, 32 for 20) and needs other context.
+    torch.manual_seed(layers)
+    encoder = model_module.Encoder(layers, 4).eval().requires_grad_(False)
+    for norm in encoder.norms:
+        norm.running_var.uniform_(0.5, 2.0)
+    lengths = torch.tensor([9001, 5333])
+    x = _speech_batch(clips, lengths.tolist())
+    with torch.inference_mode():
+        whole = encoder(x, lengths, chunk_samples=10**9)
+        chunked = encoder(x, lengths, chunk_samples=1000)
+    assert encoder.decimation == 2 ** (layers // 4)
+    assert torch.allclose(chunked, whole, atol=1e-5 * float(whole.abs().max()), rtol=0), (chunked - whole).abs().max()
+
+
 def test_too_little_context_would_be_detected(encoder, clips, monkeypatch):
     # The equality above is not vacuous: cutting the context short changes the result.
     x = _speech_batch(clips, [9001])

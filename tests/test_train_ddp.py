@@ -11,7 +11,8 @@ from collections import defaultdict
 
 import torch
 
-from metric.train.networks import load_trained_network
+from metric.weights import load_network
+
 
 
 def test_two_process_ddp_on_gloo(tmp_path):
@@ -42,7 +43,7 @@ def test_two_process_ddp_on_gloo(tmp_path):
     assert progress["global_step"] == 2
     run_record = json.loads((folder / "run.json").read_text())
     assert len(run_record["starts"]) == 1  # written once, by rank 0
-    network = load_trained_network(run_record["starts"][0]["summary"]["export"])
+    network = load_network(run_record["starts"][0]["summary"]["export"])
     checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     for key, value in network.encoder.state_dict().items():
         assert torch.equal(value, checkpoint["state_dict"][f"encoder.{key}"])

@@ -1,5 +1,6 @@
 """A network trained here at the released width loads in CDPAM(weights=...) and the plugins
-exactly like the official weights, and gives the distances of the trained network."""
+exactly like the official weights, and gives the distances of the trained network (narrow
+exports: tests/test_train_stages.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import torch
 
 from cdpam_plugins import CDPAMLoss
 from metric import CDPAM
-from metric.train.networks import load_trained_network
 from metric.train.runner import compose_config, run
 from metric.weights import load_network
 
@@ -30,14 +30,13 @@ def exported(tmp_path_factory):
 
 def test_export_loads_in_cdpam_and_the_plugins(exported):
     path = exported["export"]
-    assert exported["export_loads_in_CDPAM"]
     reference, rate = sf.read(SAMPLE_AUDIO / "ref.wav", dtype="float32")
     degraded, _ = sf.read(SAMPLE_AUDIO / "2.wav", dtype="float32")
     reference, degraded = torch.from_numpy(reference[:11025])[None], torch.from_numpy(degraded[:11025])[None]
 
     trained = CDPAM(sample_rate=rate, weights=path)(reference, degraded)
     official = CDPAM(sample_rate=rate)(reference, degraded)
-    network = load_trained_network(path)
+    network = load_network(path)
     with torch.no_grad():
         direct = network(reference[:, None] * 32768, degraded[:, None] * 32768)
     assert torch.allclose(trained, direct, rtol=1e-4, atol=1e-6)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from cdpam_plugins import CDPAMLoss, CDPAMMetric
+from metric import CDPAM, cdpam_distance
+from metric.cli import main
 from metric.train.checkpointing import AtomicCheckpointIO, OutputDirError
 from metric.train.data import ConfigError
 from metric.train.modules import JNDStage
-from metric.train.networks import load_trained_network
 from metric.train.runner import compose_config, run
+from metric.weights import architecture_of, load_network, read_network_state
 
 FAST = [
     "preset=toy_fast",
@@ -53,7 +57,7 @@ def test_contrastive_stage_trains_logs_checkpoints_and_exports(contrastive_run):
     metrics = next((folder / "logs" / "csv").rglob("metrics.csv")).read_text()
     assert "train_loss" in metrics
     # the exported network holds the trained encoder and scores audio
-    network = load_trained_network(summary["export"])
+    network = load_network(summary["export"])
     checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     trained = {k[len("encoder."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("encoder.")}
     for key, value in network.encoder.state_dict().items():
@@ -63,11 +67,53 @@ def test_contrastive_stage_trains_logs_checkpoints_and_exports(contrastive_run):
     assert torch.isfinite(network(x, x.flip(-1))).all()
 
 
+def test_a_narrow_export_loads_everywhere_the_official_weights_do(contrastive_run, clips, tmp_path, capsys):
+    _, summary = contrastive_run
+    path = summary["export"]
+    assert architecture_of(read_network_state(path)) == {"encoder_layers": 16, "encoder_base_channels": 8}
+    network = load_network(path)
+    assert network.encoder.embedding_dim == 128 and network.lossnet.layers[0].in_features == 64
+    rate = 22050
+    reference = torch.from_numpy(clips["ref"][:11025])[None]
+    degraded = torch.from_numpy(clips["2"][:11025])[None]
+    with torch.no_grad():
+        direct = network(reference[:, None] * 32768, degraded[:, None] * 32768)
+    official = float(cdpam_distance(reference, degraded, rate))
+
+    by_module = CDPAM(sample_rate=rate, weights=path)(reference, degraded)
+    by_function = cdpam_distance(reference, degraded, rate, weights=path)
+    estimate = degraded.clone().requires_grad_(True)
+    loss = CDPAMLoss(sample_rate=rate, weights=path)(estimate, reference)
+    loss.backward()
+    metric = CDPAMMetric(sample_rate=rate, weights=path)
+    metric.update(degraded, reference)
+    for value in (by_module, by_function, loss, metric.compute()):
+        assert abs(float(value) - float(direct)) < 1e-5, (value, direct)
+    assert abs(float(direct) - official) > 1e-3  # its own metric, not the official one
+    assert estimate.grad is not None and float(estimate.grad.abs().sum()) > 0
+
+    import soundfile as sf
+
+    sf.write(tmp_path / "ref.wav", reference[0].numpy(), rate, subtype="FLOAT")
+    sf.write(tmp_path / "deg.wav", degraded[0].numpy(), rate, subtype="FLOAT")
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "ref.wav"), str(tmp_path / "deg.wav"), "--weights", path, "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["results"][0]["distance"]
+    assert abs(scored - float(direct)) < 1e-5
+    out = tmp_path / "eval"
+    code = main(["evaluate", "monotonicity", "--metrics", f"checkpoint:{path}", "--corpus", "sample", "--seconds", "0.5",
+                 "--quiet", "--out", str(out), "--contents", "1", "--families", "pops", "--combinations", "",
+                 "--levels", "0.2,0.8", "--no-plots"])
+    assert code == 0
+    distances = json.loads((out / "results.json").read_text())["results"][0]["raw"]["distances"]
+    assert len(distances) == 1 and all(np.isfinite(v) for v in next(iter(distances.values())))
+
+
 def test_jnd_stage_from_a_contrastive_export(contrastive_run, tmp_path):
     _, previous = contrastive_run
     summary = run(compose_config(_fast("jnd", tmp_path, f"stage.init_from={previous['export']}")))
     assert summary["global_step"] == 2
-    before, after = load_trained_network(previous["export"]), load_trained_network(summary["export"])
+    before, after = load_network(previous["export"]), load_network(summary["export"])
     for key, value in before.encoder.state_dict().items():
         assert torch.equal(value, after.encoder.state_dict()[key]), f"frozen encoder changed: {key}"
     changed = [k for k, v in before.lossnet.state_dict().items() if not torch.equal(v, after.lossnet.state_dict()[k])]

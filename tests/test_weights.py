@@ -90,17 +90,76 @@ def test_corrupt_cache_is_rebuilt_from_the_verified_official_file(tmp_path, monk
     assert torch.load(cached, weights_only=True)["format"] == W.CHECKPOINT_FORMAT
 
 
-def test_own_checkpoint_round_trips_through_the_safe_path(tmp_path):
-    torch.manual_seed(1)
-    network = CDPAMNetwork().eval()
+def _trained_like(network: CDPAMNetwork, seed: int) -> CDPAMNetwork:
+    """Random weights and non-trivial BatchNorm statistics, as after training."""
+    torch.manual_seed(seed)
+    for norm in network.encoder.norms:
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+    return network.eval()
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    [{}, {"encoder_base_channels": 8}, {"encoder_layers": 8, "encoder_base_channels": 4}],
+    ids=["released", "base8", "8layers-base4"],
+)
+def test_a_network_of_any_width_round_trips_through_the_safe_path(tmp_path, architecture):
+    network = _trained_like(CDPAMNetwork(**architecture), seed=1)
     path = W.save_network(network, tmp_path / "mine.pt", stage="test")
+    assert W.architecture_of(W.read_network_state(path)) == network.architecture
+    assert torch.load(path, weights_only=True)["metadata"]["encoder_base_channels"] == str(network.architecture["encoder_base_channels"])
+    loaded = W.load_network(path)
+    assert loaded.architecture == network.architecture and not loaded.training
+    assert not any(p.requires_grad for p in loaded.parameters())
     metric = CDPAM(sample_rate=16000, weights=path)
-    x = torch.randn(1, 4000) * 0.1
-    y = x + 0.05 * torch.randn(1, 4000)
-    expected = network.lossnet(
-        *(network.acoustic_embedding(CDPAM(16000, weights=path).prepare(s).waveform) for s in (x, y))
-    )
-    assert torch.allclose(metric(x, y), expected, atol=1e-5)
+    x = torch.randn(2, 4000) * 0.1
+    y = x + 0.05 * torch.randn(2, 4000)
+    with torch.no_grad():
+        expected = network(*(CDPAM(16000).prepare(s).waveform for s in (x, y)))
+    assert torch.allclose(metric(x, y), expected, atol=1e-5, rtol=0)
+    assert torch.allclose(metric(x, y), CDPAM(16000, weights=network)(x, y), atol=1e-6, rtol=0)
+
+
+def test_a_wrapped_state_dict_loads_and_its_extra_keys_are_left_out(tmp_path):
+    network = _trained_like(CDPAMNetwork(encoder_base_channels=4), seed=2)
+    wrapped = {f"model.network.{k}": v for k, v in network.state_dict().items()}
+    wrapped["model.network.projection.layers.0.weight"] = torch.zeros(3, 3)  # a training head: not part of the metric
+    torch.save({"state_dict": wrapped, "epoch": 3}, tmp_path / "lightning.ckpt")
+    loaded = W.load_network(tmp_path / "lightning.ckpt")
+    for key, value in network.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_shapes_that_cannot_be_a_cdpam_network_are_refused_with_the_reason(tmp_path):
+    with pytest.raises(ValueError, match="multiple of 4"):
+        CDPAMNetwork(encoder_layers=6)
+    with pytest.raises(ValueError, match=">= 1"):
+        CDPAMNetwork(encoder_base_channels=0)
+    state = CDPAMNetwork(encoder_base_channels=4).state_dict()
+    torch.save({k: v for k, v in state.items() if not k.startswith("encoder.convs.15.")}, tmp_path / "cut.pt")
+    with pytest.raises(WeightsError):
+        W.load_network(tmp_path / "cut.pt")
+    torch.save({k: v for k, v in state.items() if not k.startswith("lossnet.")}, tmp_path / "encoder_only.pt")
+    with pytest.raises(WeightsError, match="lossnet"):
+        CDPAM(sample_rate=16000, weights=tmp_path / "encoder_only.pt")
+    torch.save({"something.else": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(WeightsError, match="no CDPAM network"):
+        W.load_network(tmp_path / "other.pt")
+
+
+def test_parts_load_only_into_a_network_of_the_same_encoder_shape(tmp_path):
+    source = _trained_like(CDPAMNetwork(encoder_base_channels=8), seed=3)
+    path = W.save_network(source, tmp_path / "base8.pt")
+    target = CDPAMNetwork(encoder_base_channels=8)
+    assert W.load_parts(target, path, ["encoder", "lossnet"]) == ["encoder", "lossnet"]
+    assert torch.equal(target.encoder.convs[3].weight, source.encoder.convs[3].weight)
+    assert torch.equal(target.lossnet.layers[0].weight, source.lossnet.layers[0].weight)
+    assert not torch.equal(target.judgment.layers[0].weight, source.judgment.layers[0].weight)
+    with pytest.raises(WeightsError, match="model.encoder_base_channels=8"):
+        W.load_parts(CDPAMNetwork(encoder_base_channels=16), path, ["encoder"])
+    with pytest.raises(ValueError, match="unknown network parts"):
+        W.load_parts(target, path, ["projection"])
 
 
 def test_pickled_checkpoint_needing_code_is_refused(tmp_path):

@@ -27,10 +27,10 @@ from torch import nn
 
 from metric.audio import to_model_input
 from metric.data.augment import SilenceAndGain
-from metric.model import ProjectionHead, split_embedding
+from metric.model import CDPAMNetwork, ProjectionHead, split_embedding
+from metric.weights import load_parts
 
 from .losses import judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
-from .networks import SizedCDPAMNetwork, build_network, load_parts
 
 
 def _fingerprint(module: nn.Module) -> list[float]:
@@ -111,11 +111,11 @@ class StageModule(pl.LightningModule):
             handle.write(json.dumps(record) + "\n")
 
     # -- export ---------------------------------------------------------------------------
-    def new_network(self) -> SizedCDPAMNetwork:
+    def new_network(self) -> CDPAMNetwork:
         model = self.config["model"]
-        return build_network(model["encoder_layers"], model["encoder_base_channels"])
+        return CDPAMNetwork(encoder_layers=int(model["encoder_layers"]), encoder_base_channels=int(model["encoder_base_channels"]))
 
-    def export_network(self) -> SizedCDPAMNetwork:
+    def export_network(self) -> CDPAMNetwork:
         """The complete metric network as trained so far (CPU, eval mode)."""
         network = self.new_network()
         for name in ("encoder", "lossnet", "judgment"):

@@ -8,7 +8,7 @@ and, after stage (a), measure noise monotonicity. Files in ``output_dir``:
 * ``config.yaml``  the resolved config of the latest start (beside the checkpoint);
 * ``run.json``     seed, versions, command line and the outcome of every start;
 * ``last.ckpt``    Lightning checkpoint (atomic), ``progress.json`` its step and epoch;
-* ``cdpam_<stage>.pt``  the exported network (``CDPAM(weights=...)`` at the released width);
+* ``cdpam_<stage>.pt``  the exported network (``CDPAM(weights=...)`` loads it at any width);
 * ``logs/tensorboard/version_N``, ``logs/csv/version_N/metrics.csv``.
 """
 
@@ -88,10 +88,14 @@ def resume_checkpoint(cfg: DictConfig, folder: Path) -> Path | None:
     return None
 
 
-def _parameter_counts(cfg: DictConfig) -> tuple[int, int]:
-    from .networks import build_network
+def _network(cfg: DictConfig):
+    from metric.model import CDPAMNetwork
 
-    network = build_network(cfg.model.encoder_layers, cfg.model.encoder_base_channels)
+    return CDPAMNetwork(encoder_layers=int(cfg.model.encoder_layers), encoder_base_channels=int(cfg.model.encoder_base_channels))
+
+
+def _parameter_counts(cfg: DictConfig) -> tuple[int, int]:
+    network = _network(cfg)
     total = sum(p.numel() for p in network.parameters())
     trained = total if cfg.stage.name == "contrastive" or not cfg.stage.get("freeze_encoder", True) else (
         total - sum(p.numel() for p in network.encoder.parameters()))
@@ -187,13 +191,12 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
     if not trainer.is_global_zero or trainer.interrupted:
         return summary
     if cfg.export.enabled:
-        from .networks import export_network
+        from metric.weights import save_network
 
         network = module.export_network()
-        path = export_network(network, str(cfg.export.path), stage=cfg.stage.name, data=cfg.data.name, seed=str(cfg.seed),
-                              global_step=str(trainer.global_step))
+        path = save_network(network, str(cfg.export.path), stage=cfg.stage.name, data=cfg.data.name, seed=str(cfg.seed),
+                            global_step=str(trainer.global_step))
         summary["export"] = str(path)
-        summary["export_loads_in_CDPAM"] = network.is_release_size
     if cfg.evaluation.monotonicity:
         from .evaluation import noise_monotonicity
 
@@ -203,10 +206,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
                        seconds=float(ev.seconds), seed=int(cfg.seed))
         summary["monotonicity"] = noise_monotonicity(network, **options)
         if ev.get("compare_untrained"):
-            from .networks import build_network
-
             torch.manual_seed(int(cfg.seed))
-            summary["monotonicity_untrained"] = noise_monotonicity(
-                build_network(cfg.model.encoder_layers, cfg.model.encoder_base_channels), **options)
+            summary["monotonicity_untrained"] = noise_monotonicity(_network(cfg), **options)
     _update_last(folder, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), summary=summary)
     return summary
