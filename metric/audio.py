@@ -11,7 +11,8 @@ happens here, differentiably:
   (an integer array or floats in the int16 range) and scales them by 1/32768;
 * resampling to 22,050 Hz (:mod:`metric.resample`), then scaling by 32768;
 * ``lengths`` — absolute sample counts, or SpeechBrain's relative lengths in
-  (0, 1] — converted to valid lengths at 22,050 Hz.
+  (0, 1] — converted to valid lengths at 22,050 Hz; whatever lies beyond an
+  item's length is zeroed first, so it changes neither the distance nor the gradient.
 
 Anything that would give a silently wrong number raises :class:`AudioInputError`
 with what was wrong and what to do.
@@ -40,6 +41,9 @@ PCM_FORMATS = ("float", "int16")
 CHANNEL_POLICIES = ("error", "mean", "first")
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
+"""Audio as callers hold it: a tensor, a numpy array or a list of samples."""
+LengthsLike = torch.Tensor | np.ndarray | Sequence[float]
+"""Valid lengths per item: whole sample counts, or relative lengths in (0, 1]."""
 
 
 class AudioInputError(ValueError):
@@ -146,7 +150,7 @@ def _check_values(batch: torch.Tensor, name: str, pcm: str) -> None:
         raise AudioInputError(f"{name} reaches {peak:.4g}, far outside the int16 range [-32768, 32767].")
 
 
-def parse_lengths(lengths, batch: int, total: int, name: str = "lengths") -> torch.Tensor | None:
+def parse_lengths(lengths: LengthsLike | None, batch: int, total: int, name: str = "lengths") -> torch.Tensor | None:
     """Absolute valid lengths ``[B]`` (int64) from absolute or relative (0, 1] lengths."""
     if lengths is None:
         return None
@@ -183,7 +187,7 @@ def parse_lengths(lengths, batch: int, total: int, name: str = "lengths") -> tor
 def to_model_input(
     audio: ArrayLike,
     sample_rate: int,
-    lengths=None,
+    lengths: LengthsLike | None = None,
     *,
     name: str = "audio",
     pcm: str = "float",
@@ -198,9 +202,14 @@ def to_model_input(
     batch = to_mono_batch(_to_tensor(audio, name, pcm), name, channels)
     if batch.shape[0] == 0:
         raise AudioInputError(f"{name} is an empty batch.")
-    _check_values(batch, name, pcm)
     total = batch.shape[-1]
     absolute = parse_lengths(lengths, batch.shape[0], total)
+    if absolute is not None and bool((absolute < total).any()):
+        # The samples beyond an item's length are not part of it. Zeroed before anything reads
+        # them (checks, resampler, first convolution), the item scores as it would alone and
+        # the gradient with respect to them is exactly zero, whatever they hold.
+        batch = zero_beyond(batch, absolute.to(batch.device))
+    _check_values(batch, name, pcm)
     valid = absolute if absolute is not None else torch.full((batch.shape[0],), total, dtype=torch.int64)
     shortest = int(valid.min())
     needed = int(np.ceil(MIN_SAMPLES_AT_MODEL_RATE * sample_rate / MODEL_SAMPLE_RATE))
@@ -223,9 +232,18 @@ def to_model_input(
     # A padded item resampled in the batch spills filter tails into its padding;
     # zeroing them keeps it identical to the item resampled alone.
     if sample_rate != MODEL_SAMPLE_RATE:
-        steps = torch.arange(batch.shape[-1], device=batch.device)
-        batch = batch * (steps[None, None, :] < model_lengths[:, None, None]).to(batch.dtype)
+        batch = zero_beyond(batch, model_lengths)
     return PreparedBatch(batch, model_lengths)
+
+
+def zero_beyond(batch: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``batch`` ``[B, 1, T]`` with the samples at and after ``lengths[b]`` set to exactly zero.
+
+    ``torch.where`` rather than a multiplication: NaN or Inf in the tail stays out, and the
+    gradient with respect to the tail is exactly zero.
+    """
+    keep = torch.arange(batch.shape[-1], device=batch.device)[None, None, :] < lengths[:, None, None]
+    return torch.where(keep, batch, torch.zeros((), dtype=batch.dtype, device=batch.device))
 
 
 def check_pair(reference: torch.Tensor, estimate: torch.Tensor) -> None:
