@@ -13,15 +13,14 @@ is in. ``.to(device)`` on the loss (or on a model holding it) moves it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from metric.audio import parse_lengths
+from metric.audio import LengthsLike
+from metric.functional import Weights
 from metric.module import CDPAM
 
-from ._shapes import as_batch_of_waveforms
+from ._shapes import lengths_argument, paired_batch
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -48,19 +47,22 @@ def random_segments(
 
 
 class CDPAMLoss(nn.Module):
-    """CDPAM distance as a loss: ``loss(predictions, targets, length=None)``.
+    """CDPAM distance as a loss: ``loss(predictions, targets, lengths=None)``.
 
     Args:
         sample_rate: sample rate of the waveforms, in Hz (resampled to 22,050 Hz inside).
         weight: factor applied to the distance (its scale is about 0.1–1 for audible differences).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (per-utterance ``[B]``).
-        weights: ``"official"`` or the path of a checkpoint trained with this project.
+        weights: ``"official"``, the path of a checkpoint trained with this project (any
+            encoder width), or a :class:`metric.model.CDPAMNetwork`.
         segment_seconds: score a random sub-segment of this length per item (same window in
             prediction and target) to cap CDPAM's cost; ``None`` scores the whole signal.
         pcm: ``"float"`` (waveforms in [-1, 1]) or ``"int16"``.
 
     Shapes: predictions and targets ``[B, T]``, ``[B, 1, T]`` (Asteroid) or ``[B, T, 1]``
-    (SpeechBrain); ``length`` holds relative (0, 1] (SpeechBrain) or absolute lengths.
+    (SpeechBrain); ``lengths`` (third positional argument, as SpeechBrain passes it; ``length=``
+    is accepted too) holds relative (0, 1] or absolute lengths. Whatever lies beyond an
+    item's length changes neither the loss nor the gradient.
 
     SpeechBrain (HyperPyYAML)::
 
@@ -76,9 +78,10 @@ class CDPAMLoss(nn.Module):
     def __init__(
         self,
         sample_rate: int,
+        *,
         weight: float = 1.0,
         reduction: str = "mean",
-        weights: str | Path = "official",
+        weights: Weights = "official",
         segment_seconds: float | None = None,
         pcm: str = "float",
     ):
@@ -99,16 +102,10 @@ class CDPAMLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"weight={self.weight}, reduction={self.reduction!r}, segment_seconds={self.segment_seconds}"
 
-    def distances(self, predictions: torch.Tensor, targets: torch.Tensor, length=None) -> torch.Tensor:
+    def distances(self, predictions: torch.Tensor, targets: torch.Tensor, lengths: LengthsLike | None = None, *,
+                  length: LengthsLike | None = None) -> torch.Tensor:
         """Unweighted, unreduced CDPAM distance per utterance ``[B]``."""
-        predictions = as_batch_of_waveforms(predictions, "predictions")
-        targets = as_batch_of_waveforms(targets, "targets")
-        if predictions.shape != targets.shape:
-            raise ValueError(
-                f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape; "
-                f"they must be the same padded batch"
-            )
-        lengths = parse_lengths(length, predictions.shape[0], predictions.shape[-1], "length")
+        predictions, targets, lengths = paired_batch(predictions, targets, lengths_argument(lengths, length))
         if self.segment_seconds is not None:
             segment = int(round(self.segment_seconds * self.sample_rate))
             if segment < predictions.shape[-1]:
@@ -116,5 +113,7 @@ class CDPAMLoss(nn.Module):
                 predictions, targets, lengths = random_segments(predictions, targets, full, segment)
         return self.cdpam(targets, predictions, lengths)
 
-    def forward(self, predictions: torch.Tensor, targets: torch.Tensor, length=None) -> torch.Tensor:
-        return self.weight * apply_reduction(self.distances(predictions, targets, length), self.reduction)
+    def forward(self, predictions: torch.Tensor, targets: torch.Tensor, lengths: LengthsLike | None = None, *,
+                length: LengthsLike | None = None) -> torch.Tensor:
+        distances = self.distances(predictions, targets, lengths_argument(lengths, length))
+        return self.weight * apply_reduction(distances, self.reduction)

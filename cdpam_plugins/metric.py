@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torchmetrics import Metric
 
-from metric.audio import parse_lengths
+from metric.audio import LengthsLike
+from metric.functional import Weights
 from metric.module import CDPAM
 
-from ._shapes import as_batch_of_waveforms
+from ._shapes import lengths_argument, paired_batch
 
 
 class CDPAMMetric(Metric):
     """Mean CDPAM distance over every utterance seen (lower is better).
 
-    ``update(preds, target, length=None)`` accumulates the per-utterance distances;
-    ``compute()`` returns their mean, summed across processes under DDP.
+    ``update(preds, target, lengths=None)`` accumulates the per-utterance distances;
+    ``compute()`` returns their mean, summed across processes under DDP. The accumulated
+    state is detached, so the metric's value carries no gradient (``is_differentiable`` is
+    ``False``); for a differentiable distance use :class:`~cdpam_plugins.CDPAMLoss`.
 
     Example::
 
@@ -27,22 +28,22 @@ class CDPAMMetric(Metric):
         print(metric.compute())
     """
 
-    is_differentiable = True
+    is_differentiable = False
     higher_is_better = False
     full_state_update = False
 
-    def __init__(self, sample_rate: int, weights: str | Path = "official", **kwargs):
+    def __init__(self, sample_rate: int, *, weights: Weights = "official", **kwargs):
         super().__init__(**kwargs)
         self.cdpam = CDPAM(sample_rate=sample_rate, weights=weights)
         self.add_state("sum_distance", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor, length=None) -> None:
-        preds = as_batch_of_waveforms(preds, "preds")
-        target = as_batch_of_waveforms(target, "target")
-        lengths = parse_lengths(length, preds.shape[0], preds.shape[-1], "length")
-        distances = self.cdpam(target, preds, lengths)
-        self.sum_distance += distances.detach().double().sum().to(self.sum_distance.device)
+    def update(self, preds: torch.Tensor, target: torch.Tensor, lengths: LengthsLike | None = None, *,
+               length: LengthsLike | None = None) -> None:
+        preds, target, lengths = paired_batch(preds, target, lengths_argument(lengths, length), ("preds", "target"))
+        with torch.no_grad():
+            distances = self.cdpam(target, preds, lengths)
+        self.sum_distance += distances.double().sum().to(self.sum_distance.device)
         self.count += distances.numel()
 
     def compute(self) -> torch.Tensor:
@@ -59,13 +60,12 @@ class CDPAMPerUtterance:
     SpeechBrain passes them) and ``stats.summarize("average")``.
     """
 
-    def __init__(self, sample_rate: int, weights: str | Path = "official"):
+    def __init__(self, sample_rate: int, *, weights: Weights = "official"):
         self.cdpam = CDPAM(sample_rate=sample_rate, weights=weights)
 
-    def __call__(self, predictions: torch.Tensor, targets: torch.Tensor, length=None) -> torch.Tensor:
-        predictions = as_batch_of_waveforms(predictions, "predictions")
-        targets = as_batch_of_waveforms(targets, "targets")
-        lengths = parse_lengths(length, predictions.shape[0], predictions.shape[-1], "length")
+    def __call__(self, predictions: torch.Tensor, targets: torch.Tensor, lengths: LengthsLike | None = None, *,
+                 length: LengthsLike | None = None) -> torch.Tensor:
+        predictions, targets, lengths = paired_batch(predictions, targets, lengths_argument(lengths, length))
         self.cdpam.to(predictions.device)
         with torch.no_grad():
             return self.cdpam(targets.detach(), predictions.detach(), lengths)

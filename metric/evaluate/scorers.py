@@ -173,17 +173,22 @@ class CDPAMScorer(Scorer):
         self.weights = weights if str(weights) == "official" else Path(weights)
         self.batch_size = batch_size
         self._embeddings: dict[tuple, object] = {}
-        from metric.functional import shared_network
+        self._metrics: dict[int, object] = {}
+        self.metric(22050)  # loads the weights now: a bad path fails here, with a clear error
 
-        self.network = shared_network(self.weights)  # fails now, with a clear error, on a bad path
+    def metric(self, sample_rate: int):
+        """The :class:`metric.CDPAM` for audio at ``sample_rate`` (one per rate; the network is shared)."""
+        if sample_rate not in self._metrics:
+            from metric.module import CDPAM
+
+            self._metrics[sample_rate] = CDPAM(sample_rate, weights=self.weights)
+        return self._metrics[sample_rate]
 
     def _pair_distance(self, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
-        from metric.functional import cdpam_distance
-
         import torch
 
         with torch.no_grad():
-            return float(cdpam_distance(reference.astype(np.float32), degraded.astype(np.float32), sample_rate, weights=self.weights)[0])
+            return float(self.metric(sample_rate)(reference.astype(np.float32), degraded.astype(np.float32))[0])
 
     @staticmethod
     def _cache_key(key: Hashable, waveform: np.ndarray, sample_rate: int) -> tuple:
@@ -195,24 +200,20 @@ class CDPAMScorer(Scorer):
         """Acoustic embeddings of ``keys`` (cached; same-length clips are batched together)."""
         import torch
 
-        from metric.audio import to_model_input
-
+        metric = self.metric(sample_rate)
         cache_keys = {key: self._cache_key(key, clips[key], sample_rate) for key in dict.fromkeys(keys)}
         missing = [key for key, cache_key in cache_keys.items() if cache_key not in self._embeddings]
         by_length: dict[int, list[Hashable]] = {}
         for key in missing:
             by_length.setdefault(len(clips[key]), []).append(key)
         bar = tqdm(total=len(missing), desc=f"{self.name} embeddings", unit="clip", leave=False, disable=not progress)
-        with torch.no_grad():
-            for group in by_length.values():
-                for start in range(0, len(group), self.batch_size):
-                    batch_keys = group[start : start + self.batch_size]
-                    batch = torch.from_numpy(np.stack([np.asarray(clips[k], np.float32) for k in batch_keys]))
-                    prepared = to_model_input(batch, sample_rate, None, name="audio")
-                    embedding = self.network.acoustic_embedding(prepared.waveform, prepared.lengths)
-                    for key, row in zip(batch_keys, embedding):
-                        self._embeddings[cache_keys[key]] = row
-                    bar.update(len(batch_keys))
+        for group in by_length.values():
+            for start in range(0, len(group), self.batch_size):
+                batch_keys = group[start : start + self.batch_size]
+                batch = torch.from_numpy(np.stack([np.asarray(clips[k], np.float32) for k in batch_keys]))
+                for key, row in zip(batch_keys, metric.embed(batch)):
+                    self._embeddings[cache_keys[key]] = row
+                bar.update(len(batch_keys))
         bar.close()
         return {key: self._embeddings[cache_key] for key, cache_key in cache_keys.items()}
 
@@ -223,6 +224,7 @@ class CDPAMScorer(Scorer):
 
         if not pairs:
             return np.zeros(0)
+        metric = self.metric(sample_rate)
         embeddings = self.embed(clips, [key for pair in pairs for key in pair], sample_rate, progress)
         result = []
         with torch.no_grad():
@@ -230,7 +232,7 @@ class CDPAMScorer(Scorer):
                 chunk = pairs[start : start + 4096]
                 ref = torch.stack([embeddings[r] for r, _ in chunk])
                 deg = torch.stack([embeddings[d] for _, d in chunk])
-                result.append(self.network.lossnet(ref, deg).double().numpy())
+                result.append(metric.distance_from_embeddings(ref, deg).double().numpy())
         return np.concatenate(result)
 
     def clear_cache(self) -> None:

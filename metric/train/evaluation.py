@@ -20,10 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from metric.audio import to_model_input
 from metric.evaluate.scorers import Scorer
-
-from .networks import SizedCDPAMNetwork
+from metric.model import CDPAMNetwork
+from metric.module import CDPAM
 
 EMBEDDING_DISTANCES = ("l1", "cosine", "lossnet")
 NOISE_FAMILIES = ("white_noise", "pink_noise")
@@ -33,31 +32,33 @@ DEFAULT_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 class EmbeddingScorer(Scorer):
     """Distance between acoustic embeddings of ``network`` (any encoder width): ``l1``, ``cosine`` or ``lossnet``."""
 
-    def __init__(self, network: SizedCDPAMNetwork, kind: str = "l1", name: str | None = None, batch_size: int = 8):
+    def __init__(self, network: CDPAMNetwork, kind: str = "l1", name: str | None = None, batch_size: int = 8):
         if kind not in EMBEDDING_DISTANCES:
             raise ValueError(f"kind must be one of {EMBEDDING_DISTANCES}, got {kind!r}")
         super().__init__(name or f"embedding_{kind}", self._unused, higher_is_better=False)
         self.network, self.kind, self.batch_size = network.eval(), kind, batch_size
+
+    def metric(self, sample_rate: int) -> CDPAM:
+        return CDPAM(sample_rate, weights=self.network)
 
     @staticmethod
     def _unused(reference, degraded, sample_rate):  # distances() is the only path
         raise NotImplementedError
 
     def embed(self, clips: Mapping[Hashable, np.ndarray], keys: Sequence[Hashable], sample_rate: int) -> dict:
+        """L2-normalised acoustic embeddings of ``keys``, in zero-padded batches."""
+        metric = self.metric(sample_rate)
         keys = list(dict.fromkeys(keys))
         out = {}
-        with torch.no_grad():
-            for start in range(0, len(keys), self.batch_size):
-                chunk = keys[start : start + self.batch_size]
-                longest = max(len(clips[k]) for k in chunk)
-                batch = torch.zeros(len(chunk), longest)
-                for row, key in enumerate(chunk):
-                    batch[row, : len(clips[key])] = torch.as_tensor(np.asarray(clips[key], np.float32))
-                lengths = torch.tensor([len(clips[k]) for k in chunk])
-                prepared = to_model_input(batch, sample_rate, lengths)
-                embedding = self.network.encoder(prepared.waveform, prepared.lengths, acoustic_only=True)
-                for key, row in zip(chunk, embedding):
-                    out[key] = row
+        for start in range(0, len(keys), self.batch_size):
+            chunk = keys[start : start + self.batch_size]
+            longest = max(len(clips[k]) for k in chunk)
+            batch = torch.zeros(len(chunk), longest)
+            for row, key in enumerate(chunk):
+                batch[row, : len(clips[key])] = torch.as_tensor(np.asarray(clips[key], np.float32))
+            lengths = torch.tensor([len(clips[k]) for k in chunk])
+            for key, row in zip(chunk, metric.embed(batch, lengths)):
+                out[key] = row
         return out
 
     def distances(self, clips, pairs, sample_rate: int, progress: bool = True) -> np.ndarray:
@@ -70,13 +71,13 @@ class EmbeddingScorer(Scorer):
             if self.kind == "cosine":
                 result = 1.0 - F.cosine_similarity(ref, deg, dim=-1)
             elif self.kind == "l1":
-                result = (F.normalize(ref, dim=-1) - F.normalize(deg, dim=-1)).abs().sum(dim=-1)
+                result = (ref - deg).abs().sum(dim=-1)
             else:
-                result = self.network.lossnet(F.normalize(ref, dim=-1), F.normalize(deg, dim=-1))
+                result = self.metric(sample_rate).distance_from_embeddings(ref, deg)
         return result.double().numpy()
 
 
-def noise_monotonicity(network: SizedCDPAMNetwork, corpus: str = "toy:test", families: Sequence[str] = NOISE_FAMILIES,
+def noise_monotonicity(network: CDPAMNetwork, corpus: str = "toy:test", families: Sequence[str] = NOISE_FAMILIES,
                        levels: Sequence[float] = DEFAULT_LEVELS, clips: int = 6, seconds: float = 1.0,
                        kinds: Sequence[str] = EMBEDDING_DISTANCES, seed: int = 0, progress: bool = False) -> dict:
     """``{kind: {"mono": mean Spearman over families, "per_family": {...}}}`` on held-out clips of ``corpus``."""
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import json
 
-    from .networks import build_network, load_trained_network
+    from metric.weights import load_network
 
     parser = argparse.ArgumentParser(prog="python -m metric.train.evaluation", description=main.__doc__)
     parser.add_argument("weights", help="a network exported by `cdpam train` (any encoder width), or 'official'")
@@ -111,14 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", default="toy:test")
     parser.add_argument("--untrained", action="store_true", help="also score an untrained network of the same shape (seed 0)")
     args = parser.parse_args(argv)
-    network = load_trained_network(args.weights)
+    network = load_network(args.weights)
     options = dict(corpus=args.corpus, families=args.families.split(","), levels=[float(v) for v in args.levels.split(",")],
                    clips=args.clips, seconds=args.seconds, progress=True)
     report = {"trained": noise_monotonicity(network, **options)}
     if args.untrained:
         torch.manual_seed(0)
-        layers, base = len(network.encoder.convs), network.encoder.convs[0].out_channels
-        report["untrained"] = noise_monotonicity(build_network(layers, base), **options)
+        report["untrained"] = noise_monotonicity(CDPAMNetwork(**network.architecture), **options)
     print(json.dumps(report, indent=1))
     return 0
 
