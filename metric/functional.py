@@ -5,6 +5,9 @@
 where ``s`` resamples to 22,050 Hz and scales to the int16 range, ``E_a`` is the
 acoustic half of the encoder's pooled embedding and ``n`` is L2 normalisation
 (Manocha et al., ICASSP 2021, §3.2). Lower is more similar; ``d(x, x) = 0``.
+The two halves — ``n(E_a(s(x)))`` and the loss-net — are :func:`embedding_from_prepared`
+and :func:`distance_between_embeddings`, behind ``CDPAM.embed`` and
+``CDPAM.distance_from_embeddings``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ through ``torch.load(weights_only=True)``.
 
 The ``cdpam`` package itself is never imported: its module code needs a CUDA
 device by default and crashes on current numpy. Only its files are used.
+
+Networks of any encoder width load the same way: :func:`load_network` reads the
+architecture from the tensors' shapes (:func:`architecture_of`) and builds that
+:class:`~metric.model.CDPAMNetwork`; :func:`save_network` writes one;
+:func:`load_parts` copies parts of a checkpoint into a network (training's start).
 """
 
 from __future__ import annotations
