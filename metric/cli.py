@@ -15,7 +15,14 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMAND_MODULES = ("metric.scoring_cli", "metric.data.cli", "metric.evaluate.cli", "metric.train.cli")
+from metric.extras import MissingExtraError, install_command
+
+SUBCOMMAND_MODULES = {
+    "score": "metric.scoring_cli",
+    "data": "metric.data.cli",
+    "evaluate": "metric.evaluate.cli",
+    "train": "metric.train.cli",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `cdpam COMMAND --help` for the options of each command.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    for command, name in SUBCOMMAND_MODULES.items():
         try:
             module = importlib.import_module(name)
+        except MissingExtraError as error:
+            _register_unavailable(subparsers, command, error)
+            continue
         except ModuleNotFoundError as error:
             if error.name and (name == error.name or name.startswith(error.name + ".")):
                 # that part of the project is not installed here
@@ -35,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
+
+
+def _register_unavailable(subparsers, command: str, error: MissingExtraError) -> None:
+    """List a command whose extra is not installed; running it says what to install."""
+    parser = subparsers.add_parser(command, help=f"(not installed: {install_command(error.extra)})",
+                                   add_help=False)
+    parser.add_argument("ignored", nargs=argparse.REMAINDER)
+
+    def explain(_args) -> int:
+        print(f"cdpam {command}: {error}", file=sys.stderr)
+        return 1
+
+    parser.set_defaults(func=explain)
 
 
 def main(argv=None) -> int:

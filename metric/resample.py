@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .extras import require
+
 ZERO_CROSSINGS = 16
 ROLLOFF = 0.945
 KAISER_BETA = 8.6
@@ -93,6 +95,7 @@ def resample_array(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     for tensors in a graph use :func:`resample`). Returns exactly
     :func:`resampled_length` samples in ``x``'s dtype; ``x`` itself when the rates are equal.
     """
+    require("data", "scipy", feature="resampling NumPy audio (metric.resample.resample_array)")
     from scipy.signal import resample_poly  # scipy.signal costs about a second to import: only when used
 
     orig_rate, new_rate = int(orig_rate), int(new_rate)

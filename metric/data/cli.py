@@ -22,12 +22,13 @@ DEFAULT_LEVELS = (0.25, 0.5, 0.75, 1.0)
 
 
 def _toy_utterances(split: str, sample_rate: int):
+    from metric.data import toy
+
     try:
-        from metric.data import toy
-    except ImportError as error:
-        raise SystemExit(f"the embedded toy corpus is not installed ({error}); use --input DIR instead") from None
-    # the corpus ships at 16 and 22.05 kHz; other rates are resampled from 16 kHz on load
-    return toy.utterances(split, sample_rate=22050 if sample_rate == 22050 else 16000)
+        # the corpus ships at 16 and 22.05 kHz; other rates are resampled from 16 kHz on load
+        return toy.utterances(split, sample_rate=22050 if sample_rate == 22050 else 16000)
+    except toy.ToyCorpusMissingError as error:
+        raise SystemExit(f"{error} Here: --input DIR instead of --toy.") from None
 
 
 def _babble_sources(sample_rate: int) -> list[str]:

@@ -39,13 +39,23 @@ class NoisyCondition:
     duration_s: float
 
 
+class ToyCorpusMissingError(FileNotFoundError):
+    """The toy corpus is not where the package looks for it (e.g. a wheel install)."""
+
+
 def toy_root() -> Path:
-    """Folder of the toy corpus (works from a clone, an editable install and a regular install)."""
+    """Folder of the toy corpus: in a clone of the repository and in an editable install from one.
+
+    The toy corpus is not part of the wheel (its audio is under CC-BY-SA, GPL, LGPL and BSD
+    licences, not the package's MIT), so an installed wheel raises :class:`ToyCorpusMissingError`.
+    """
     root = Path(str(resources.files("metric").joinpath("assets", "toy_corpus")))
     if not (root / "speech").is_dir():
-        raise FileNotFoundError(
-            f"the toy corpus is missing from {root}; reinstall cdpam-plugins, or rebuild it with "
-            "`python scripts/build_toy_corpus.py` (see metric/assets/toy_corpus/README.md)")
+        raise ToyCorpusMissingError(
+            f"the toy corpus is not at {root}: it ships only with the source repository, not with the "
+            "installed package (its audio is not MIT-licensed). Work from a clone of the repository "
+            "(`bash install.sh` there), or use your own audio (a corpus folder instead of the toy data). "
+            "In a clone, `python scripts/build_toy_corpus.py` rebuilds it (metric/assets/toy_corpus/README.md).")
     return root
 
 

@@ -18,6 +18,11 @@ Around them:
 * :mod:`.cli`           ``cdpam evaluate``
 """
 
+from metric.extras import require
+
+# PESQ, STOI and the plots check for pesq, pystoi and matplotlib where they are used.
+require("eval", "scipy", feature="metric.evaluate (`cdpam evaluate`)")
+
 from .common_area import common_area
 from .composite import BandLimitedReferenceError, composite
 from .monotonicity import monotonicity

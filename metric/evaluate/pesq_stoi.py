@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import torch
 
+from metric.extras import require
 from metric.resample import resample
 
 PESQ_RATES = {8000: "nb", 16000: "wb"}
@@ -38,6 +39,7 @@ def to_pesq_rate(signal, sample_rate: int) -> tuple[np.ndarray, int]:
 
 def pesq(reference, degraded, sample_rate: int) -> float:
     """PESQ MOS-LQO of ``degraded`` against ``reference`` (wide-band at 16 kHz, narrow-band at 8 kHz)."""
+    require("eval", "pesq", feature="PESQ")
     from pesq import PesqError
     from pesq import pesq as pesq_mos_lqo
 
@@ -55,6 +57,7 @@ def stoi(reference, degraded, sample_rate: int, *, extended: bool = False) -> fl
     ``pystoi`` warns and returns a placeholder 1e-5 when fewer than 30 non-silent 25.6 ms
     frames remain; that is not a score, so this raises instead.
     """
+    require("eval", "pystoi", feature="STOI")
     from pystoi import stoi as pystoi_stoi
 
     reference = np.asarray(reference, dtype=np.float64)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from metric.extras import require
+
 # (protocol, key, column title, higher is better)
 COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
     ("monotonicity", "mono", "Mono ↑", True),
@@ -92,6 +94,7 @@ def describe_test_sets(protocol_results: list[dict]) -> str:
 
 
 def _pyplot():
+    require("eval", "matplotlib", feature="the evaluation plots")
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window

@@ -88,13 +88,7 @@ def _corpus_recordings(corpus: str | Path | None, sample_rate: int) -> list[tupl
         files = sorted(SAMPLE_AUDIO_DIR.glob("*.wav"))
         entries = [(path.stem, "", path) for path in files]
     elif str(corpus) == "toy" or str(corpus).startswith("toy:"):
-        try:
-            from metric.data import toy
-        except ImportError as error:
-            raise RuntimeError(
-                "the embedded toy corpus (metric.data.toy) is not available in this installation; "
-                "pass --corpus DIR with a folder of wav files instead"
-            ) from error
+        from metric.data import toy  # raises ToyCorpusMissingError (a FileNotFoundError) in a wheel install
         split = str(corpus).partition(":")[2]
         if not split:  # held-out speakers by default: checkpoints trained on "train" never heard them
             split = "test" if _has_split(toy, "test") else "train"

@@ -9,7 +9,11 @@ encoder runs in PyTorch's own thread pool and is unaffected.
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from metric.extras import require
+
+require("eval", "threadpoolctl", feature="cdpam evaluate's BLAS thread limit")
+
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 
 def limit_blas_threads(threads: int = 1) -> int:

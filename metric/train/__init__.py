@@ -17,3 +17,7 @@ Example::
     from metric.train.runner import compose_config, run
     summary = run(compose_config(["stage=contrastive", "data=toy", "preset=toy_fast", "trainer.max_epochs=1"]))
 """
+
+from metric.extras import require
+
+require("train", feature="metric.train (`cdpam train`)")

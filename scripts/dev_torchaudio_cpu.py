@@ -1,14 +1,20 @@
-"""Checks (and, with ``--fix``, repairs) the installed environment.
+"""Development setup only: let torchaudio import beside the CPU build of torch.
 
-torchaudio from PyPI is linked against a CUDA build of torch. Beside the CPU
-torch this project pins, its compiled extension fails to load, and because
-torchaudio loads it on import, ``import torchaudio`` — and with it SpeechBrain
-and Asteroid — fails. The pure-Python parts of torchaudio work without it, so
-the fix renames the extension libraries out of the loader's way (only when
-they really fail to load). Nothing in this project needs them.
+The development environment (constraints.txt) pins torch to the 2.13.0 CPU wheel. Every
+torchaudio wheel on PyPI is built against a CUDA torch: its compiled extension links
+libc10_cuda.so, libtorch_cuda.so and libcudart, which a CPU torch does not have, and torchaudio
+loads it on import, so ``import torchaudio`` fails — and with it ``import speechbrain``, which the
+tests and the SpeechBrain recipe need. (Asteroid imports without torchaudio.) torchaudio's
+pure-Python parts, which are all this project uses (the MelGAN recipe's mel filterbank), work
+without the extension, and torchaudio skips it when its files are absent. So this script, run by
+``bash install.sh --dev`` in the project's own virtual environment, renames the extension's
+libraries out of the loader's way, and only when they really fail to load.
 
-    python -m metric.environment          # report
-    python -m metric.environment --fix    # report and repair
+cdpam-plugins itself never touches another package's files and does not need torchaudio; on a
+normal machine, where torch and torchaudio come as a matching pair, none of this is needed.
+
+    python scripts/dev_torchaudio_cpu.py          # report
+    python scripts/dev_torchaudio_cpu.py --fix    # report and repair
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DISABLED_SUFFIX = ".disabled-by-cdpam-plugins"
+DISABLED_SUFFIX = ".disabled-for-cpu-torch"
 
 
 def torchaudio_lib_dir() -> Path | None:
@@ -51,19 +57,19 @@ def disable_torchaudio_extension() -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metric.environment", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fix", action="store_true", help="disable torchaudio's extension if it cannot load")
     args = parser.parse_args(argv)
     if torchaudio_lib_dir() is None:
-        print("torchaudio: not installed (the plugins for SpeechBrain and Asteroid need it)")
-        return 1
+        print("torchaudio: not installed (nothing to do)")
+        return 0
     ok, error = torchaudio_imports()
     if ok:
         print("torchaudio: imports fine")
         return 0
     print(f"torchaudio: import fails ({error})")
     if not args.fix:
-        print("run `python -m metric.environment --fix` to disable its compiled extension")
+        print("run `python scripts/dev_torchaudio_cpu.py --fix` to disable its compiled extension")
         return 1
     moved = disable_torchaudio_extension()
     ok, error = torchaudio_imports()
