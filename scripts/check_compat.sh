@@ -53,7 +53,7 @@ smoke() {  # smoke PYTHON LABEL CHECKS: the smoke set from an empty directory, i
 done_with() { [[ "${KEEP_VENVS:-0}" == 1 ]] || rm -rf "${OUT:?}/$1"; }
 
 echo "== building the wheel"
-rm -rf "$OUT/dist"
+rm -rf "$OUT/dist" "$REPO/build"  # a stale build/ would carry deleted files into the wheel
 python3 -m pip wheel --quiet --no-deps -w "$OUT/dist" "$REPO" || exit 1
 WHEEL=$(ls "$OUT"/dist/cdpam_plugins-*.whl)
 python3 - "$WHEEL" <<'EOF' || exit 1

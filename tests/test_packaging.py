@@ -151,3 +151,48 @@ def test_default_babble_in_a_clone_uses_the_toy_corpus():
     from metric.perturb import noise
 
     assert len(noise.default_babble_sources(16000)) == noise.DEFAULT_BABBLE_UTTERANCES
+
+
+def _requirements(skip_extras=()):
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    declared = project["dependencies"] + [r for name, extra in extras.items() if name not in skip_extras for r in extra]
+    return [Requirement(text) for text in declared if not text.startswith("cdpam-plugins[")]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_lower_bounds_are_the_versions_checked_as_oldest():
+    """Every >= bound of the package is pinned in scripts/compat/oldest.txt, the set check_compat.sh tests
+    (the test tools of [dev] only ever run at the versions of constraints.txt)."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    oldest = _pins(REPO / "scripts" / "compat" / "oldest.txt")
+    for requirement in _requirements(skip_extras=("dev",)):
+        lower = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if lower:
+            pinned = oldest.get(canonicalize_name(requirement.name))
+            assert pinned and Version(pinned) == Version(lower[0]), (requirement, pinned)
+
+
+def test_development_constraints_satisfy_the_package_ranges():
+    from packaging.utils import canonicalize_name
+
+    pinned = _pins(REPO / "constraints.txt")
+    for requirement in _requirements():
+        version = pinned.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is missing from constraints.txt"
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
