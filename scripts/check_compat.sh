@@ -8,6 +8,8 @@
 #   b  Python 3.10, scripts/compat/oldest.txt (the lower bounds pyproject.toml claims), [recipes]
 #   c  Python 3.13, the newest releases the package index serves (torch included), in two steps:
 #      c1 [speechbrain,train] (torchmetrics 1.x), c2 adding [asteroid] (which caps torchmetrics at 0.11)
+#   d  Python 3.13, the newest torch that has a matching torchaudio release (both toolkits import
+#      torchaudio, which refuses a torch built for another CUDA version), [speechbrain,asteroid]
 # Each runs scripts/compat_smoke.py (parity, `cdpam score --demo`, SpeechBrain YAML loss,
 # Asteroid System step, CDPAMMetric, a `cdpam train` step) from a directory outside the repository.
 # COMPAT_DIR (default /tmp/cdpam-compat) holds the venvs, deleted after each environment unless
@@ -102,7 +104,20 @@ run_c() {
   return $status
 }
 
-for env in "${@:-a b c}"; do
+run_d() {
+  local py
+  py=$(fresh_venv py313-toolkits 3.13) || return 1
+  PIP_CONFIG_FILE=/dev/null "$py" -m pip install --quiet "$WHEEL[speechbrain,asteroid]" \
+    "torch==$NEWEST_MATCHED_TORCH" "torchaudio==$NEWEST_MATCHED_TORCH" || return 1
+  smoke "$py" "d: py3.13 torch $NEWEST_MATCHED_TORCH + torchaudio" parity,speechbrain,asteroid,metric
+  local status=$?
+  done_with py313-toolkits
+  return $status
+}
+# the newest torchaudio release and the torch it was built for
+NEWEST_MATCHED_TORCH=${NEWEST_MATCHED_TORCH:-2.11.0}
+
+for env in "${@:-a b c d}"; do
   for name in $env; do
     echo "== environment $name"
     "run_$name" || failed+=("$name")

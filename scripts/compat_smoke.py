@@ -23,14 +23,13 @@ Exit status 1 if any check failed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import platform
 import subprocess
 import sys
 import tempfile
 import traceback
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +38,9 @@ import torch
 
 CHECKS = ("parity", "demo", "speechbrain", "asteroid", "metric", "train")
 DEMO_VALUES = ("0.169629", "0.235573")  # README / the official package's documented ref-vs-2, ref-vs-4
-VERSIONED = ("torch", "torchaudio", "torchmetrics", "numpy", "scipy", "soundfile", "speechbrain",
-             "asteroid", "pytorch_lightning", "hydra", "setuptools")
+VERSIONED = {"torch": "torch", "torchaudio": "torchaudio", "torchmetrics": "torchmetrics", "numpy": "numpy",
+             "scipy": "scipy", "soundfile": "soundfile", "speechbrain": "speechbrain", "asteroid": "asteroid",
+             "pytorch_lightning": "pytorch-lightning", "hydra": "hydra-core", "setuptools": "setuptools"}
 
 
 def sample_clips() -> dict[str, np.ndarray]:
@@ -201,12 +201,13 @@ def check_train() -> str:
 
 
 def versions() -> dict[str, str]:
+    """Installed versions (from the distributions' metadata: also for a package that fails to import)."""
     found = {"python": platform.python_version()}
-    for name in VERSIONED:
+    for key, distribution in VERSIONED.items():
         try:
-            found[name] = str(importlib.import_module(name).__version__)
-        except Exception:  # noqa: BLE001 - absent or broken: the record says so
-            found[name] = "-"
+            found[key] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            found[key] = "-"
     return found
 
 
