@@ -7,18 +7,19 @@
 #   a  Python 3.11, constraints.txt (the development versions, torch 2.13.0 CPU), [recipes]
 #   b  Python 3.10, scripts/compat/oldest.txt (the lower bounds pyproject.toml claims), [recipes]
 #   c  Python 3.13, the newest releases the package index serves (torch included), in two steps:
-#      c1 [speechbrain,train] (torchmetrics 1.x), c2 adding [asteroid] (which caps torchmetrics at 0.11)
+#      c1 [speechbrain,train,eval] (torchmetrics 1.x), c2 adding [asteroid] (which caps torchmetrics at 0.11)
 #   d  Python 3.13, the newest torch that has a matching torchaudio release (both toolkits import
 #      torchaudio, which refuses a torch built for another CUDA version), [speechbrain,asteroid]
 # Each runs scripts/compat_smoke.py (parity, `cdpam score --demo`, SpeechBrain YAML loss,
-# Asteroid System step, CDPAMMetric, a `cdpam train` step) from a directory outside the repository.
+# Asteroid System step, CDPAMMetric, a `cdpam train` step, `cdpam evaluate` with PESQ/STOI/plots)
+# from a directory outside the repository.
 # COMPAT_DIR (default /tmp/cdpam-compat) holds the venvs, deleted after each environment unless
 # KEEP_VENVS=1, and results.jsonl. Exit status 1 if any environment failed.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${COMPAT_DIR:-/tmp/cdpam-compat}
 GOLDEN="$REPO/tests/data/golden_public.json"
-ALL_CHECKS=parity,demo,speechbrain,asteroid,metric,train
+ALL_CHECKS=parity,demo,speechbrain,asteroid,metric,train,evaluate
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
@@ -96,8 +97,8 @@ run_c() {
   py=$(fresh_venv py313-newest 3.13) || return 1
   # Newest releases: no project constraints, and none of this machine's pip configuration
   # (its global pip.conf caps torch at the releases kept on disk).
-  PIP_CONFIG_FILE=/dev/null "$py" -m pip install --quiet "$WHEEL[speechbrain,train]" || return 1
-  smoke "$py" "c1: py3.13 newest, torchmetrics 1.x" parity,demo,speechbrain,metric,train || status=1
+  PIP_CONFIG_FILE=/dev/null "$py" -m pip install --quiet "$WHEEL[speechbrain,train,eval]" || return 1
+  smoke "$py" "c1: py3.13 newest, torchmetrics 1.x" parity,demo,speechbrain,metric,train,evaluate || status=1
   PIP_CONFIG_FILE=/dev/null "$py" -m pip install --quiet "$WHEEL[asteroid]" || return 1
   smoke "$py" "c2: py3.13 newest + asteroid (torchmetrics 0.11)" asteroid,metric || status=1
   done_with py313-newest

@@ -18,6 +18,7 @@ Exit status 1 if any check failed.
               the CDPAM network stays out of the ``System``'s ``state_dict`` and optimiser
 * metric      ``CDPAMMetric`` update/compute over two batches equals the mean distance
 * train       ``cdpam train`` stage (a) for two steps on a folder corpus, with its export
+* evaluate    ``cdpam evaluate monotonicity`` on the sample clips with PESQ, STOI and CSIG, with plots
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-CHECKS = ("parity", "demo", "speechbrain", "asteroid", "metric", "train")
+CHECKS = ("parity", "demo", "speechbrain", "asteroid", "metric", "train", "evaluate")
 DEMO_VALUES = ("0.169629", "0.235573")  # README / the official package's documented ref-vs-2, ref-vs-4
 VERSIONED = {"torch": "torch", "torchaudio": "torchaudio", "torchmetrics": "torchmetrics", "numpy": "numpy",
              "scipy": "scipy", "soundfile": "soundfile", "speechbrain": "speechbrain", "asteroid": "asteroid",
@@ -198,6 +199,20 @@ def check_train() -> str:
         exported = sorted(p.name for p in output.glob("*.pt"))
         assert exported, f"no exported checkpoint in {output}: {sorted(p.name for p in output.iterdir())}"
     return f"2 steps, exported {', '.join(exported)}"
+
+
+def check_evaluate() -> str:
+    command = Path(sys.executable).with_name("cdpam")
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run([str(command), "evaluate", "monotonicity", "--corpus", "sample",
+                                 "--metrics", "pesq,stoi,csig", "--families", "white_noise,reverb",
+                                 "--levels", "0.25,0.75", "--seconds", "1", "--out", "out", "--quiet"],
+                                cwd=scratch, capture_output=True, text=True, timeout=1800)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        monotonicity = json.loads((Path(scratch) / "out" / "results.json").read_text())
+        plots = sorted(p.name for p in (Path(scratch) / "out").glob("*.png"))
+    assert len(plots) == 3, plots
+    return f"{len(plots)} plots; results.json keys {sorted(monotonicity)[:4]}"
 
 
 def versions() -> dict[str, str]:

@@ -68,10 +68,10 @@ def test_importing_a_part_without_its_extra_raises_import_error_naming_it(module
 
 @pytest.mark.parametrize("module", ["pesq", "pystoi"])
 def test_pesq_and_stoi_without_the_eval_extra_name_it(monkeypatch, clips, module):
-    from metric.evaluate import scorers
+    from metric.evaluate import pesq_stoi
 
     monkeypatch.setitem(sys.modules, module, None)
-    score = scorers.pesq_mos if module == "pesq" else scorers.stoi_score
+    score = pesq_stoi.pesq if module == "pesq" else pesq_stoi.stoi
     with pytest.raises(MissingExtraError, match=r"cdpam-plugins\[eval\]"):
         score(clips["ref"][:16000], clips["2"][:16000], 16000)
 
@@ -81,7 +81,7 @@ def test_extras_table_matches_pyproject():
     optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     distribution = {"scipy": "scipy", "pesq": "pesq", "pystoi": "pystoi", "matplotlib": "matplotlib",
                     "pytorch_lightning": "pytorch-lightning", "hydra": "hydra-core", "omegaconf": "omegaconf",
-                    "tensorboard": "tensorboard"}
+                    "tensorboard": "tensorboard", "threadpoolctl": "threadpoolctl"}
     for extra, modules in EXTRAS.items():
         declared = {requirement.split(">")[0].split("<")[0].split("=")[0] for requirement in optional[extra]}
         assert {distribution[m] for m in modules} <= declared, (extra, declared)
@@ -133,24 +133,6 @@ def test_data_build_toy_without_the_corpus_is_a_clear_exit(no_toy_corpus, tmp_pa
 
     with pytest.raises(SystemExit, match=r"source repository.*--input DIR"):
         main(["data", "build", "--toy", "--output", str(tmp_path / "out"), "--families", "reverb"])
-
-
-def test_default_babble_without_the_toy_corpus_warns_and_uses_the_sample_clip(no_toy_corpus):
-    from metric.perturb import noise
-
-    noise.default_babble_sources.cache_clear()
-    try:
-        with pytest.warns(UserWarning, match="toy corpus is not installed"):
-            sources = noise.default_babble_sources(16000)
-    finally:
-        noise.default_babble_sources.cache_clear()
-    assert len(sources) == 1 and np.abs(sources[0]).max() > 0.1
-
-
-def test_default_babble_in_a_clone_uses_the_toy_corpus():
-    from metric.perturb import noise
-
-    assert len(noise.default_babble_sources(16000)) == noise.DEFAULT_BABBLE_UTTERANCES
 
 
 def _requirements(skip_extras=()):

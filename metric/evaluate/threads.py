@@ -13,7 +13,7 @@ from metric.extras import require
 
 require("eval", "threadpoolctl", feature="cdpam evaluate's BLAS thread limit")
 
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits
 
 
 def limit_blas_threads(threads: int = 1) -> int:

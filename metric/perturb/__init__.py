@@ -23,6 +23,10 @@ registers one group of families. ``babble`` mixes the speech it is given (``sour
 :func:`metric.data.toy.babble_sources` is the toy corpus's training speech).
 """
 
+from metric.extras import require
+
+require("data", feature="metric.perturb (the perturbation engine of `cdpam data`, training and evaluation)")
+
 from .engine import FAMILIES, NEEDS_OPTIONS, Chain, Link, describe, level_mapping, perturb, random_families
 from .registry import Family, derived_seed, register
 
