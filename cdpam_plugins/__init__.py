@@ -10,9 +10,9 @@
 The model code lives in :mod:`metric`; this package only adapts it.
 """
 
-from ._metric_guard import check_metric_package
+from ._metric_guard import check_metric_package as _check_metric_package
 
-check_metric_package()  # before anything imports `metric`: a user's metric.py must not stand in for it
+_check_metric_package()  # before anything imports `metric`: a user's metric.py must not stand in for it
 
 from metric import CDPAM, AudioInputError, WeightsError, __version__, cdpam_distance
 
