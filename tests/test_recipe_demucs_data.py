@@ -158,6 +158,12 @@ def test_segments_dataset_cuts_and_pads(tmp_path):
     assert noisy.shape == (16000,) and float(clean[8000:].abs().max()) == 0.0  # zero-padded tail
     whole_files = NoisyCleanSegments(written["train"], segment_seconds=None)
     assert len(whole_files) == 2 and whole_files[0][0].shape == (8000,)
-    shifted = NoisyCleanSegments(written["train"], segment_seconds=0.2, stride_seconds=0.1, random_shift=True)
-    assert all(item[0].shape == (3200,) for item in shifted)
+    # The release's segmentation: starts every stride until a segment reaches the end, the last one padded.
+    tail = NoisyCleanSegments(written["train"], segment_seconds=0.3, stride_seconds=0.25)
+    assert len(tail) == 2 * 2  # 4800-sample segments starting at 0 and 4000 of 8000 samples
+    noisy, clean = tail[1]
+    np.testing.assert_array_equal(clean[:4000].numpy(), whole[4000:])
+    assert noisy.shape == (4800,) and float(clean[4000:].abs().max()) == 0.0
+    exact = NoisyCleanSegments(written["train"], segment_samples=3201, stride_seconds=0.1)
+    assert exact[0][0].shape == (3201,)
     json.loads(Path(written["train"]).read_text())  # valid JSON

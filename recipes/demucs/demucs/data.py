@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,15 @@ class NoisyCleanSegments(Dataset):
     Args:
         manifest: path of a ``<split>.json`` manifest (or its list of entries).
         segment_seconds: length of each example; ``None`` yields whole files (batch size 1).
-        stride_seconds: hop between the nominal segment starts of a file (default: the segment).
-        random_shift: move each segment start by up to ``stride / 2`` at random (training),
-            in the spirit of DEMUCS' random shift augmentation.
+        stride_seconds: hop between the segment starts of a file (default: the segment).
+        segment_samples: length of each example in samples (overrides ``segment_seconds``;
+            training uses the model's valid length of the segment, as the released DEMUCS).
         cache: keep decoded audio in memory (small corpora).
 
-    Files shorter than a segment are zero-padded at the end.
+    As in the released DEMUCS, a file yields segments starting every stride until one
+    reaches its end, ``ceil((length - segment) / stride) + 1`` of them; the last one, and
+    the single segment of a file shorter than a segment, are zero-padded at the end.
+    Random offsets are the training loop's business (``demucs.augment.Shift``).
     """
 
     def __init__(
@@ -31,8 +34,8 @@ class NoisyCleanSegments(Dataset):
         manifest: str | Path | list[dict],
         segment_seconds: float | None = 1.0,
         stride_seconds: float | None = None,
-        random_shift: bool = False,
         sample_rate: int = 16_000,
+        segment_samples: int | None = None,
         cache: bool = True,
     ):
         self.entries = manifest if isinstance(manifest, list) else read_enhancement_manifest(manifest)
@@ -43,9 +46,9 @@ class NoisyCleanSegments(Dataset):
             raise ValueError(f"Manifest entries {wrong_rate[:3]} are not at {sample_rate} Hz: re-run data preparation.")
         self.sample_rate = sample_rate
         self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
-        stride = stride_seconds if stride_seconds is not None else segment_seconds
-        self.stride = None if stride is None else max(1, int(round(stride * sample_rate)))
-        self.random_shift = random_shift
+        if segment_samples is not None:
+            self.segment = int(segment_samples)
+        self.stride = self.segment if stride_seconds is None else max(1, int(round(stride_seconds * sample_rate)))
         self.cache = cache
         self._audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.examples: list[tuple[int, int]] = []
@@ -54,8 +57,8 @@ class NoisyCleanSegments(Dataset):
             if self.segment is None or samples <= self.segment:
                 self.examples.append((index, 0))
             else:
-                starts = range(0, samples - self.segment + 1, self.stride)
-                self.examples.extend((index, start) for start in starts)
+                count = math.ceil((samples - self.segment) / self.stride) + 1
+                self.examples.extend((index, k * self.stride) for k in range(count))
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -80,9 +83,6 @@ class NoisyCleanSegments(Dataset):
         noisy, clean = self._load(index)
         if self.segment is None:
             return torch.from_numpy(noisy.copy()), torch.from_numpy(clean.copy())
-        if self.random_shift and len(noisy) > self.segment:
-            jitter = random.randint(-self.stride // 2, self.stride // 2)
-            start = min(max(0, start + jitter), len(noisy) - self.segment)
         noisy, clean = noisy[start : start + self.segment], clean[start : start + self.segment]
         if len(noisy) < self.segment:
             pad = self.segment - len(noisy)
