@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "demucs"
@@ -23,6 +24,7 @@ from recipe_scripts import load_script, recipe_dir  # noqa: E402
 recipe_dir("demucs")
 from demucs.inference import load_model  # noqa: E402
 from demucs.model import CausalDemucs  # noqa: E402
+from demucs.selection import ValidationObjective, best_validation, read_validation_log  # noqa: E402
 
 train = load_script("demucs", "train").train
 
@@ -54,8 +56,10 @@ def config(manifest_dir, exp_dir, *overrides):
     with initialize_config_dir(config_dir=str(RECIPE / "conf"), version_base="1.3"):
         return compose("config", overrides=[
             f"data.manifest_dir={manifest_dir}", f"exp_dir={exp_dir}", "model.hidden=4", "model.depth=3",
-            "data.batch_size=2", "data.segment_seconds=0.25", "data.stride_seconds=0.25", "data.valid_segment_seconds=0.5",
-            "data.val_every=2", "data.val_batches=1", "trainer.progress_bar=false", "trainer.log_every_n_steps=1",
+            "data.batch_size=2", "data.segment_seconds=0.3", "data.stride_seconds=0.25", "data.valid_segment_seconds=0.5",
+            "data.shift=800", "data.val_every.baseline=2", "data.val_every.cdpam=2", "data.val_every.finetune=1",
+            "data.val_batches=1", "data.cdpam_valid_items=2", "data.cdpam_valid_seconds=0.2",
+            "trainer.progress_bar=false", "trainer.log_every_n_steps=1",
             *overrides,
         ])
 
@@ -93,18 +97,54 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
     row = [line for line in metrics.splitlines()[1:] if line.split(",")[header.index("train_cdpam")]][0].split(",")
     assert float(row[header.index("train_cdpam")]) > 0
     assert "train_sc" not in header
+    # Finetune-CDPAM selects on its fine-tuning objective, 0.1 L1 + CDPAM.
+    validation = read_validation_log(next((fine / "logs" / "csv").rglob("metrics.csv")))
+    assert validation and all(v["val_loss"] == pytest.approx(0.1 * v["val_l1"] + v["val_cdpam"], rel=1e-5) for v in validation)
     start = load_model(model_path).state_dict()
     changed = [not torch.equal(start[k], v) for k, v in fine_model.state_dict().items()]
     assert any(changed)
 
 
-def test_cdpam_variant_logs_the_cdpam_term(manifests, tmp_path):
-    cfg = config(manifests, tmp_path / "cdpam", "loss=cdpam", "data.max_steps.cdpam=1", "data.cdpam_segment_seconds=0.1")
+def test_cdpam_variant_logs_the_cdpam_term_and_keeps_its_own_best_checkpoint(manifests, tmp_path):
+    exp = tmp_path / "cdpam"
+    cfg = config(manifests, exp, "loss=cdpam", "data.max_steps.cdpam=6", "data.cdpam_segment_seconds=0.1",
+                 "data.cdpam_every=2", "data.val_every.cdpam=2")
     assert cfg.loss.terms.cdpam_weight > 0 and cfg.loss.terms.cdpam_segment_seconds == 0.1
-    train(cfg)
-    metrics = (next((tmp_path / "cdpam" / "logs" / "csv").rglob("metrics.csv"))).read_text()
-    header = metrics.splitlines()[0].split(",")
-    assert {"train_l1", "train_sc", "train_mag", "train_cdpam"} <= set(header)
+    selected = torch.load(train(cfg), weights_only=True)
+    metrics_csv = next((exp / "logs" / "csv").rglob("metrics.csv"))
+    header = metrics_csv.read_text().splitlines()[0].split(",")
+    assert {"train_l1", "train_sc", "train_mag", "train_cdpam", "val_cdpam", "val_l1", "val_loss"} <= set(header)
+    # val_loss is this variant's objective: L1 + 0.1 SC + 0.1 LogMag + (1.0 / 2) CDPAM, and model.pt is
+    # the checkpoint of its best validation; model_last.pt the end of training.
+    objective = ValidationObjective.from_loss_terms(OmegaConf.to_container(cfg.loss.terms, resolve=True), 2)
+    rows = read_validation_log(metrics_csv)
+    assert [row["step"] for row in rows] == [2, 4, 6]
+    for row in rows:
+        assert row["val_loss"] == pytest.approx(objective({k[4:]: v for k, v in row.items() if k.startswith("val_")}), rel=1e-5)
+    best = best_validation(rows, objective)
+    assert selected["training"]["selected_step"] == best["step"]
+    assert selected["training"]["val_loss"] == pytest.approx(best["objective"], rel=1e-5)
+    best_ckpt = load_model(exp / "checkpoints" / "best.ckpt").state_dict()
+    assert all(torch.equal(best_ckpt[k], v) for k, v in selected["state_dict"].items())
+    last = torch.load(exp / "model_last.pt", weights_only=True)
+    assert last["training"]["steps"] == 6 and last["training"]["checkpoint"] == "last"
+    last_ckpt = load_model(exp / "checkpoints" / "last.ckpt").state_dict()
+    assert all(torch.equal(last_ckpt[k], v) for k, v in last["state_dict"].items())
+
+
+def test_training_segments_are_the_models_valid_length_and_augmented_as_released(manifests, tmp_path):
+    build_loaders = load_script("demucs", "train").build_loaders
+
+    cfg = config(manifests, tmp_path / "b")
+    model = CausalDemucs(**OmegaConf.to_container(cfg.model, resolve=True))
+    train_loader, valid_loader = build_loaders(cfg, model)
+    assert train_loader.dataset.segment == model.valid_length(int(0.3 * 16000)) > 0.3 * 16000
+    noisy, clean = next(iter(train_loader))
+    assert noisy.shape == (2, model.valid_length(4800))
+    assert valid_loader.dataset.segment == 8000
+    # The toy defaults: the released model's layout and the release's augmentations.
+    assert (cfg.model.layout, cfg.model.resampler, cfg.data.remix, cfg.data.bandmask) == ("released", "sinc", True, 0.2)
+    assert cfg.optim.grad_clip is None
 
 
 def untrained_model_file(path: Path) -> Path:
@@ -161,11 +201,23 @@ def test_enhance_folder_and_evaluate(manifests, tmp_path):
     # A second evaluation reuses the cached rows while the model file is unchanged ...
     again = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
     assert again["recomputed_rows"] == [] and again["means"] == results["means"]
-    # ... and recomputes a row whose model file changed.
+    # ... and recomputes a row whose model file changed; a second file with the same weights (a
+    # selected checkpoint that is also the last) is scored once.
     untrained_model_file(model_path)
     os.utime(model_path, ns=(1, 1))
-    third = evaluate(manifests / "test.json", {"DEMUCS": model_path}, tmp_path / "eval", examples=1, progress=False)
-    assert third["recomputed_rows"] == ["DEMUCS"]
+    copy = tmp_path / "model_last.pt"
+    copy.write_bytes(model_path.read_bytes())
+    third = evaluate(manifests / "test.json", {"DEMUCS": model_path, "DEMUCS (last)": copy}, tmp_path / "eval",
+                     examples=1, progress=False)
+    assert third["recomputed_rows"] == ["DEMUCS"] and third["identical_rows"] == {"DEMUCS (last)": "DEMUCS"}
+    assert third["means"]["DEMUCS (last)"] == third["means"]["DEMUCS"]
+    assert "DEMUCS (last) is the same model as DEMUCS" in (tmp_path / "eval" / "table.md").read_text()
+    # Paired per-file differences from DEMUCS, with a 95 % interval.
+    paired = third["paired"]["differences"]
+    assert paired["DEMUCS (last)"]["pesq"]["mean"] == 0.0
+    noisy_vs = paired["Noisy"]["cdpam"]
+    assert noisy_vs["mean"] == pytest.approx(third["means"]["Noisy"]["cdpam"] - third["means"]["DEMUCS"]["cdpam"])
+    assert noisy_vs["ci95"] > 0 and noisy_vs["files"] == 2
 
 
 def test_enhance_rejects_an_empty_folder(tmp_path):

@@ -3,21 +3,24 @@
     cd recipes/demucs
     python evaluate.py --manifest data/toy/test.json --out-dir exp/toy/eval \\
         --model DEMUCS=exp/toy/baseline/model.pt --model DEMUCS+CDPAM=exp/toy/cdpam/model.pt \\
-        --model Finetune-CDPAM=exp/toy/finetune/model.pt
+        --model "DEMUCS+CDPAM (last)=exp/toy/cdpam/model_last.pt" --model Finetune-CDPAM=exp/toy/finetune/model.pt
 
 Rows: Noisy (the unprocessed input) and one per ``--model``. Columns: PESQ (wide-band,
-ITU-T P.862.2), STOI (in %, as the paper prints it), CSIG / CBAK / COVL (Hu & Loizou,
-:func:`metric.evaluate.composite`), the CDPAM distance to the clean reference (lower is
-better) and SI-SDR (dB); each the mean over the test files. Writes ``table.md``,
-``results.json`` (per-file values too), ``examples/`` (clean, noisy and every model's
-output for the first few files) and ``spectrogram.png`` (first example). Per-row scores are
-cached in ``rows/`` and reused while the model file and the test files are unchanged.
+ITU-T P.862.2), STOI (in %, as the paper prints it), CSIG / CBAK / COVL (as Loizou's
+``composite.m``, :func:`metric.composite`), the CDPAM distance to the clean
+reference (lower is better) and SI-SDR (dB); each the mean over the test files. A second
+table gives every row's paired per-file difference from the reference row (``--reference``,
+default DEMUCS) with its 95 % confidence interval (Student's t over files). Writes
+``table.md``, ``results.json`` (per-file values too), ``examples/`` (clean, noisy and every
+model's output for the first few files) and ``spectrogram.png`` (first example). Per-row
+scores are cached in ``rows/`` and reused while the model file and the test files are unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -84,6 +87,38 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def paired_differences(per_file: dict[str, list[dict]], reference: str) -> dict[str, dict[str, dict]]:
+    """Per row and column: mean per-file difference from ``reference``, its 95 % CI half-width, files better."""
+    from scipy.stats import t as student
+
+    base = per_file[reference]
+    out = {}
+    for row, items in per_file.items():
+        if row == reference:
+            continue
+        out[row] = {}
+        for key, _, higher, _ in COLUMNS:
+            diffs = np.array([item[key] - ref[key] for item, ref in zip(items, base)], dtype=np.float64)
+            diffs = diffs[np.isfinite(diffs)]  # files a measure cannot score (NaN) are left out
+            half = float(student.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+            better = int(np.sum(diffs > 0) if higher else np.sum(diffs < 0))
+            mean = float(diffs.mean()) if len(diffs) else float("nan")
+            out[row][key] = {"mean": mean, "ci95": half, "better": better, "files": len(diffs)}
+    return out
+
+
+def paired_table(paired: dict[str, dict[str, dict]], reference: str) -> str:
+    header = "| vs " + reference + " | " + " | ".join(column[1] for column in COLUMNS) + " |"
+    lines = [header, "|---|" + "---:|" * len(COLUMNS)]
+    for row, values in paired.items():
+        cells = []
+        for key, _, _, fmt in COLUMNS:
+            stats = values[key]
+            cells.append(f"{fmt.format(stats['mean'])} ± {fmt.format(stats['ci95'])} ({stats['better']}/{stats['files']})")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(means: dict[str, dict[str, float]]) -> str:
     header = "| | " + " | ".join(column[1] for column in COLUMNS) + " |"
     rule = "|---|" + "---:|" * len(COLUMNS)
@@ -116,8 +151,13 @@ def spectrogram_png(signals: dict[str, np.ndarray], path: Path, title: str) -> P
     return path
 
 
+def _slug(row: str) -> str:
+    """A file-name tag for a row name: ``DEMUCS+CDPAM (last)`` -> ``demucs_cdpam_last``."""
+    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
+
+
 def _row_file(out_dir: Path, row: str) -> Path:
-    return out_dir / "rows" / (row.lower().replace("+", "_").replace("-", "_") + ".json")
+    return out_dir / "rows" / (_slug(row) + ".json")
 
 
 def _row_key(row: str, model_path: str | Path | None, ids: list[str]) -> dict:
@@ -129,6 +169,17 @@ def _row_key(row: str, model_path: str | Path | None, ids: list[str]) -> dict:
     return key
 
 
+def _weights_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 of a model's weights: two files holding the same model (e.g. selected = last) score once."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def evaluate(
     manifest: str | Path,
     models: dict[str, str | Path],
@@ -137,6 +188,7 @@ def evaluate(
     examples: int = 3,
     progress: bool = True,
     reuse: bool = True,
+    reference: str = "DEMUCS",
 ) -> dict:
     """Score Noisy and every model on ``manifest``; write the table, JSON, examples and spectrogram.
 
@@ -164,6 +216,15 @@ def evaluate(
     if per_file:
         print(f"Reusing cached scores for {', '.join(per_file)} ({out_dir / 'rows'})")
     loaded = {name: load_model(path).eval() for name, path in models.items()}
+    fingerprints = {name: _weights_fingerprint(model) for name, model in loaded.items()}
+    identical = {}  # row -> an earlier row with the same weights
+    for row in todo:
+        earlier = [name for name in models if name != row and list(keys).index(name) < list(keys).index(row)]
+        same = [name for name in earlier if fingerprints[name] == fingerprints.get(row)]
+        if same:
+            identical[row] = same[0]
+            print(f"{row} holds the same weights as {same[0]}: its scores are copied.")
+    todo = [row for row in todo if row not in identical]
     cdpam = CleanReferenceScorer() if todo else None
     for row in todo:
         per_file[row] = []
@@ -182,29 +243,37 @@ def evaluate(
         if index < examples:
             sf.write(out_dir / "examples" / f"{entry['id']}_clean.wav", clean, SAMPLE_RATE)
             for row, processed in outputs.items():
-                tag = row.lower().replace("+", "_").replace("-", "_")
-                sf.write(out_dir / "examples" / f"{entry['id']}_{tag}.wav", processed, SAMPLE_RATE)
+                sf.write(out_dir / "examples" / f"{entry['id']}_{_slug(row)}.wav", processed, SAMPLE_RATE)
         if index == 0:
             first_example = {"Clean": clean, **outputs}
             first_id = entry["id"]
-    for row in todo:
+    for row, same in identical.items():
+        per_file[row] = [dict(item) for item in per_file[same]]
+    for row in [*todo, *identical]:
         _row_file(out_dir, row).write_text(json.dumps({"key": keys[row], "per_file": per_file[row]}, indent=1))
     per_file = {row: per_file[row] for row in keys}  # table order: Noisy, then the models as given
     means = {row: {key: _mean([item[key] for item in items]) for key, *_ in COLUMNS} for row, items in per_file.items()}
     table = markdown_table(means)
+    paired = paired_differences(per_file, reference) if reference in per_file and len(per_file) > 1 else {}
+    if paired:
+        table += (f"\n\nPaired per-file differences from {reference}: mean ± 95 % CI (files where the row is better)."
+                  f"\n\n{paired_table(paired, reference)}")
     results = {
         "manifest": str(Path(manifest).resolve()),
         "files": len(entries),
         "models": {name: str(Path(path).resolve()) for name, path in models.items()},
         "columns": {key: {"header": header, "higher_is_better": higher} for key, header, higher, _ in COLUMNS},
         "means": means,
+        "paired": {"reference": reference, "differences": paired},
         "per_file": per_file,
         "recomputed_rows": todo,
+        "identical_rows": identical,
         "seconds": round(time.time() - started, 1),
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    notes = "".join(f" {row} is the same model as {same} (identical weights)." for row, same in identical.items())
     (out_dir / "table.md").write_text(
-        f"Test files: {len(entries)} from {manifest}. STOI in %, CDPAM distance lower is better.\n\n{table}\n"
+        f"Test files: {len(entries)} from {manifest}. STOI in %, CDPAM distance lower is better.{notes}\n\n{table}\n"
     )
     spectrogram_png(first_example, out_dir / "spectrogram.png", f"{first_id}: log-magnitude spectrograms (dB)")
     print(table)
@@ -227,6 +296,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-files", type=int, default=None, help="score only the first N test files")
     parser.add_argument("--examples", type=int, default=3, help="files whose audio is saved under examples/")
     parser.add_argument("--no-reuse", action="store_true", help="recompute every row even if its cached scores are current")
+    parser.add_argument("--reference", default="DEMUCS", help="row the paired per-file differences are taken from")
     args = parser.parse_args(argv)
     models = {}
     for name, path in args.model:
@@ -234,7 +304,8 @@ def main(argv=None) -> int:
             models[name] = path
         else:
             print(f"Skipping {name}: {path} does not exist (train it first).")
-    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples, reuse=not args.no_reuse)
+    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples, reuse=not args.no_reuse,
+             reference=args.reference)
     return 0
 
 

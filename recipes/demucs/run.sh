@@ -9,9 +9,10 @@
 # Stages: 0 data preparation, 1 DEMUCS (L1 + multi-resolution STFT), 2 DEMUCS+CDPAM
 # (from scratch), 3 Finetune-CDPAM (from stage 1's model), 4 evaluation (Table 4).
 # Options: --stage N, --stop-stage M, data=toy|valentini|dns, path=DIR (real corpora),
-# model=toy|paper (default: toy for the toy corpus, paper otherwise), max_files=N
-# (evaluate the first N test files), threads=N (torch threads; default: PyTorch's);
-# any other key=value is passed to train.py as a Hydra override (see conf/).
+# model=toy|released|released_dns|strict_causal (default: toy; released for valentini,
+# released_dns for dns), max_files=N (evaluate the first N test files), threads=N (torch
+# threads; default: PyTorch's); any other key=value is passed to train.py as a Hydra
+# override (see conf/).
 set -euo pipefail
 
 stage=0
@@ -34,7 +35,7 @@ case "$data" in
   *) echo "run.sh: data must be toy, valentini or dns (got '$data')" >&2; exit 2 ;;
 esac
 if [[ -z "$model" ]]; then
-  if [[ "$data" == toy ]]; then model=toy; else model=paper; fi
+  case "$data" in toy) model=toy ;; valentini) model=released ;; dns) model=released_dns ;; esac
 fi
 
 cd "$(dirname "$0")"
@@ -55,10 +56,14 @@ run_stage 1 "DEMUCS (L1 + MRSTFT)" "$PYTHON" train.py "${common[@]}" loss=baseli
 run_stage 2 "DEMUCS+CDPAM" "$PYTHON" train.py "${common[@]}" loss=cdpam
 run_stage 3 "Finetune-CDPAM" "$PYTHON" train.py "${common[@]}" loss=finetune
 
+# model.pt is each variant's selected checkpoint (best validation value of its own objective);
+# the CDPAM variants are reported at their last checkpoint (model_last.pt) as well.
 eval_args=(--manifest "$manifests/test.json" --out-dir "$exp/eval"
   --model "DEMUCS=$exp/baseline/model.pt"
   --model "DEMUCS+CDPAM=$exp/cdpam/model.pt"
-  --model "Finetune-CDPAM=$exp/finetune/model.pt")
+  --model "DEMUCS+CDPAM (last)=$exp/cdpam/model_last.pt"
+  --model "Finetune-CDPAM=$exp/finetune/model.pt"
+  --model "Finetune-CDPAM (last)=$exp/finetune/model_last.pt")
 if [[ -n "$max_files" ]]; then eval_args+=(--max-files "$max_files"); fi
 if [[ -n "$threads" ]]; then export OMP_NUM_THREADS="$threads"; fi
 run_stage 4 "evaluation" "$PYTHON" evaluate.py "${eval_args[@]}"

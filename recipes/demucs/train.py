@@ -4,12 +4,13 @@
     python train.py                                  # toy data, small model, L1 + MRSTFT
     python train.py loss=cdpam                       # DEMUCS+CDPAM from scratch
     python train.py loss=finetune                    # Finetune-CDPAM from exp/toy/baseline/model.pt
-    python train.py data=valentini model=paper trainer.devices=2 trainer.strategy=ddp
+    python train.py data=valentini model=released trainer.devices=2 trainer.strategy=ddp
 
 Writes to ``exp_dir`` (default ``exp/<data>/<loss>``): ``checkpoints/{best,last}.ckpt``
-(resumed from automatically), TensorBoard and CSV logs under ``logs/``, and
-``model.pt`` — the best model as a plain, ``weights_only``-loadable dict that
-``enhance.py`` and ``evaluate.py`` read.
+(resumed from automatically), TensorBoard and CSV logs under ``logs/``, ``model.pt`` — the
+selected model (best validation value of the variant's own objective, see
+``selection.py``) — and ``model_last.pt`` — the model at the end of training, both as
+plain, ``weights_only``-loadable dicts that ``enhance.py`` and ``evaluate.py`` read.
 """
 
 from __future__ import annotations
@@ -26,21 +27,28 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from demucs.augment import Augmentation
 from demucs.data import NoisyCleanSegments
 from demucs.inference import load_model
-from demucs.losses import EnhancementLoss
+from demucs.losses import EnhancementLoss, make_cdpam_loss
 from demucs.model import CausalDemucs
+from demucs.selection import ValidationObjective
 from demucs.system import EnhancementSystem
+from metric import atomic_torch_save
 
-MODEL_FILE = "model.pt"
+MODEL_FILE = "model.pt"  # the selected model
+LAST_MODEL_FILE = "model_last.pt"  # the model at the end of training
 
 
-def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:
+def build_loaders(cfg: DictConfig, model: CausalDemucs) -> tuple[DataLoader, DataLoader]:
     data = cfg.data
     manifest_dir = Path(data.manifest_dir)
+    # As the release: training segments are the model's valid length of the segment (the shift
+    # augmentation then crops `shift` samples off at a random offset).
+    segment = model.valid_length(int(round(data.segment_seconds * data.sample_rate)))
     train_set = NoisyCleanSegments(
-        manifest_dir / "train.json", data.segment_seconds, data.stride_seconds, random_shift=True,
-        sample_rate=data.sample_rate,
+        manifest_dir / "train.json", stride_seconds=data.stride_seconds, sample_rate=data.sample_rate,
+        segment_samples=segment,
     )
     valid_set = NoisyCleanSegments(manifest_dir / "valid.json", data.valid_segment_seconds, sample_rate=data.sample_rate)
     workers = cfg.trainer.num_workers
@@ -51,15 +59,17 @@ def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:
     return train_loader, valid_loader
 
 
-def export_model(system: EnhancementSystem, checkpoint_callback: ModelCheckpoint, out_path: Path, info: dict) -> Path:
-    """Save the best (else the last) weights as a plain dict: config + state_dict + run info."""
+def export_models(system: EnhancementSystem, checkpoint_callback: ModelCheckpoint, exp_dir: Path, info: dict) -> Path:
+    """Save the selected (else the last) and the last weights as plain dicts: config + state_dict + run info."""
+    atomic_torch_save({**system.model.serialize(), "training": {**info, "checkpoint": "last"}}, exp_dir / LAST_MODEL_FILE)
     best = checkpoint_callback.best_model_path
-    model = system.model
+    model, selected = system.model, {"checkpoint": "last"}
     if best and Path(best).exists():
         model = load_model(best)
-        info = {**info, "checkpoint": str(Path(best).resolve()), "val_loss": float(checkpoint_callback.best_model_score)}
-    package = {**model.serialize(), "training": info}
-    torch.save(package, out_path)
+        selected = {"checkpoint": str(Path(best).resolve()), "val_loss": float(checkpoint_callback.best_model_score),
+                    "selected_step": int(torch.load(best, map_location="cpu", weights_only=True)["global_step"])}
+    out_path = exp_dir / MODEL_FILE
+    atomic_torch_save({**model.serialize(), "training": {**info, **selected}}, out_path)
     return out_path
 
 
@@ -77,28 +87,37 @@ def train(cfg: DictConfig) -> Path:
         if replace(start.config, rescale=0) != replace(model.config, rescale=0):
             raise ValueError(f"init_from={cfg.init_from} has model config {start.config}, but this run asks for {model.config}.")
         model.load_state_dict(start.state_dict())
+    data = cfg.data
     terms = OmegaConf.to_container(cfg.loss.terms, resolve=True)
-    loss = EnhancementLoss(**terms, sample_rate=cfg.data.sample_rate)
-    val_loss = EnhancementLoss(l1=1.0, sc_factor=0.1, mag_factor=0.1, sample_rate=cfg.data.sample_rate)
-    train_loader, valid_loader = build_loaders(cfg)
+    loss = EnhancementLoss(**terms, sample_rate=data.sample_rate)
+    objective = ValidationObjective.from_loss_terms(terms, cfg.loss.cdpam_every)
+    train_loader, valid_loader = build_loaders(cfg, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
+    augmentation = Augmentation(remix=data.remix, bandmask=data.bandmask, shift=data.shift, shift_same=data.shift_same,
+                                revecho=data.revecho, sample_rate=data.sample_rate)
     system = EnhancementSystem(
         model, optimizer, loss, train_loader, valid_loader,
-        config=OmegaConf.to_container(cfg, resolve=True), val_loss_func=val_loss,
-        remix=cfg.data.remix, cdpam_every=cfg.loss.cdpam_every,
+        config=OmegaConf.to_container(cfg, resolve=True), augmentation=augmentation, cdpam_every=cfg.loss.cdpam_every,
+        validation_objective=objective,
+        validation_loss=EnhancementLoss(l1=1.0, sc_factor=1.0, mag_factor=1.0, sample_rate=data.sample_rate),
+        validation_cdpam=make_cdpam_loss(data.sample_rate, 1.0, None) if objective.needs_cdpam else None,
+        cdpam_items=data.cdpam_valid_items, cdpam_seconds=data.cdpam_valid_seconds, sample_rate=data.sample_rate,
     )
+    print(f"Validation objective ({cfg.loss.name}, selects model.pt): {objective.describe()}")
 
     checkpoints = ModelCheckpoint(
         dirpath=exp_dir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_top_k=1, save_last=True,
     )
     loggers = [TensorBoardLogger(exp_dir / "logs", name="tensorboard"), CSVLogger(exp_dir / "logs", name="csv")]
+    max_steps = cfg.trainer.max_steps if cfg.trainer.max_steps is not None else -1
     trainer = pl.Trainer(
-        max_steps=cfg.trainer.max_steps,
+        max_steps=max_steps,
+        max_epochs=cfg.trainer.max_epochs if cfg.trainer.max_epochs is not None else -1,
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
         num_nodes=cfg.trainer.num_nodes,
         strategy=cfg.trainer.strategy,
-        val_check_interval=min(cfg.trainer.val_check_interval, cfg.trainer.max_steps),
+        val_check_interval=min(cfg.trainer.val_check_interval, max_steps) if max_steps > 0 else cfg.trainer.val_check_interval,
         check_val_every_n_epoch=None,
         limit_val_batches=cfg.trainer.limit_val_batches,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
@@ -121,8 +140,8 @@ def train(cfg: DictConfig) -> Path:
     if trainer.is_global_zero:
         info = {"variant": cfg.loss.name, "data": cfg.data.name, "steps": int(trainer.global_step),
                 "seconds": round(time.time() - started, 1), "parameters": model.num_parameters()}
-        export_model(system, checkpoints, out_path, info)
-        print(f"Exported {out_path} ({info})")
+        out_path = export_models(system, checkpoints, exp_dir, info)
+        print(f"Exported {out_path} (selected) and {exp_dir / LAST_MODEL_FILE} (last): {info}")
     return out_path
 
 

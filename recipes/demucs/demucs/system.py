@@ -1,46 +1,71 @@
-"""Asteroid ``System`` for noisy -> clean training, with remix augmentation and loss-term logging."""
+"""Asteroid ``System`` for noisy -> clean training: the release's augmentations, loss-term logging and
+validation on each variant's own objective (``demucs.selection``)."""
 
 from __future__ import annotations
 
 import torch
 from asteroid.engine import System
 
+from .selection import TERMS, ValidationObjective
+
+
+def centre_window(signal: torch.Tensor, samples: int | None) -> torch.Tensor:
+    """The centred ``samples``-long window of ``[..., T]`` (all of it when shorter or ``samples`` is None)."""
+    if not samples or signal.shape[-1] <= samples:
+        return signal
+    start = (signal.shape[-1] - samples) // 2
+    return signal[..., start : start + samples]
+
 
 class EnhancementSystem(System):
     """``System(model, optimizer, loss_func, train_loader, val_loader, ...)`` plus:
 
     Args:
-        val_loss_func: loss used for validation (default ``loss_func``). The recipe validates
-            every variant on L1 + multi-resolution STFT so that ``val_loss`` is comparable
-            across variants and validation does not pay for CDPAM.
-        remix: DEMUCS' "remix" augmentation — the noise of each training item
-            (``noisy - clean``) is swapped with that of another item of the batch.
+        augmentation: ``augment(noise, clean) -> (noise, clean)`` applied to training batches
+            (``demucs.augment.Augmentation``: remix, band mask, shift, reverb); the
+            model is trained on ``noise + clean``.
         cdpam_every: compute the loss's CDPAM term only every ``n``-th training step
             (a cost cap; 1 = every step). The loss must have a ``use_cdpam`` flag.
+        validation_objective: the objective whose validation value is logged as ``val_loss``
+            and selects the checkpoint (default: L1 + 0.1 SC + 0.1 LogMag).
+        validation_loss: an ``EnhancementLoss`` measuring L1 and both STFT terms; its
+            ``last_terms`` (``l1``, ``sc``, ``mag``) are the validation values.
+        validation_cdpam: the CDPAM distance ``(estimate, clean) -> mean``, needed when the
+            objective has a CDPAM term; it scores the first ``cdpam_items`` validation items of
+            each validation, on their centred ``cdpam_seconds`` window.
+
+    Every validation logs ``val_l1``, ``val_sc``, ``val_mag`` (all variants, comparable across
+    them), ``val_cdpam`` (when measured) and ``val_loss`` (this variant's objective).
     """
 
-    def __init__(self, *args, val_loss_func=None, remix: bool = False, cdpam_every: int = 1, **kwargs):
+    def __init__(self, *args, augmentation=None, cdpam_every: int = 1,
+                 validation_objective: ValidationObjective | None = None, validation_loss=None,
+                 validation_cdpam=None, cdpam_items: int = 8, cdpam_seconds: float | None = 1.0,
+                 sample_rate: int = 16_000, **kwargs):
         super().__init__(*args, **kwargs)
-        self.val_loss_func = val_loss_func if val_loss_func is not None else self.loss_func
-        self.remix = remix
+        self.augmentation = augmentation
         self.cdpam_every = max(1, int(cdpam_every))
+        self.validation_objective = validation_objective or ValidationObjective()
+        if self.validation_objective.needs_cdpam and validation_cdpam is None:
+            raise ValueError(f"the validation objective {self.validation_objective.describe()} needs validation_cdpam.")
+        self.validation_loss = validation_loss
+        self.validation_cdpam = validation_cdpam if self.validation_objective.needs_cdpam else None
+        self.cdpam_items = int(cdpam_items)
+        self.cdpam_samples = None if cdpam_seconds is None else int(round(cdpam_seconds * sample_rate))
+        self._reset_validation()
 
+    # -- training ----------------------------------------------------------------
     def common_step(self, batch, batch_nb, train=True):
         noisy, clean = batch
-        if train and self.remix and noisy.shape[0] > 1:
-            noise = noisy - clean
-            noisy = clean + noise[torch.randperm(noise.shape[0], device=noise.device)]
+        if train and self.augmentation:
+            noise, clean = self.augmentation(noisy - clean, clean)
+            noisy = noise + clean
         estimate = self(noisy)
         if not train:
-            return self.val_loss_func(estimate, clean)
+            return estimate, clean
         if hasattr(self.loss_func, "use_cdpam"):
             self.loss_func.use_cdpam = self.global_step % self.cdpam_every == 0
         return self.loss_func(estimate, clean)
-
-    def validation_step(self, batch, batch_nb):
-        # sync_dist: under DDP each process validates a shard; checkpoints need the global mean.
-        loss = self.common_step(batch, batch_nb, train=False)
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
 
     def training_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=True)
@@ -48,3 +73,38 @@ class EnhancementSystem(System):
         for name, value in getattr(self.loss_func, "last_terms", {}).items():
             self.log(f"train_{name}", value, prog_bar=name == "cdpam", logger=True)
         return loss
+
+    # -- validation ----------------------------------------------------------------
+    def _reset_validation(self) -> None:
+        self._sums = dict.fromkeys(TERMS, 0.0)
+        self._counts = dict.fromkeys(TERMS, 0)
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_validation()
+
+    def validation_step(self, batch, batch_nb):
+        estimate, clean = self.common_step(batch, batch_nb, train=False)
+        items = estimate.shape[0]
+        self.validation_loss(estimate, clean)
+        for name in ("l1", "sc", "mag"):
+            self._sums[name] += self.validation_loss.last_terms[name] * items
+            self._counts[name] += items
+        wanted = self.cdpam_items - self._counts["cdpam"]
+        if self.validation_cdpam is not None and wanted > 0:
+            take = min(wanted, items)
+            window = lambda signal: centre_window(signal[:take].reshape(take, -1), self.cdpam_samples)  # noqa: E731
+            distance = self.validation_cdpam(window(estimate).clamp(-1.0, 1.0), window(clean))
+            self._sums["cdpam"] += float(distance) * take
+            self._counts["cdpam"] += take
+
+    def on_validation_epoch_end(self) -> None:
+        # Under DDP every process validated a shard: sum the shards before taking means.
+        totals = torch.tensor([[self._sums[name], self._counts[name]] for name in TERMS], dtype=torch.float64,
+                              device=self.device)
+        totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        means = {name: float(total / count) for name, (total, count) in zip(TERMS, totals.tolist()) if count}
+        if not means:
+            return
+        for name, value in means.items():
+            self.log(f"val_{name}", value, logger=True)
+        self.log("val_loss", self.validation_objective(means), prog_bar=True, logger=True)

@@ -1,0 +1,116 @@
+"""Each DEMUCS variant keeps the checkpoint with the best validation value of its own objective."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from recipe_scripts import recipe_dir
+
+CONF = recipe_dir("demucs") / "conf"
+from demucs.selection import ValidationObjective, best_validation, read_validation_log  # noqa: E402
+COLUMNS = "epoch,loss,step,train_cdpam,train_l1,train_mag,train_sc,val_cdpam,val_l1,val_loss,val_mag,val_sc"
+# Validation values after 100, 200, 300 and 400 steps (Lightning logs the step index, one less),
+# interleaved with training rows that have no validation values.
+LOG = [
+    (99, dict(l1=0.20, sc=0.50, mag=1.00, cdpam=0.40)),   # baseline .350  DEMUCS+CDPAM .370  Finetune .420
+    (199, dict(l1=0.18, sc=0.45, mag=0.90, cdpam=0.45)),  # baseline .315* DEMUCS+CDPAM .3375 Finetune .468
+    (299, dict(l1=0.19, sc=0.46, mag=0.95, cdpam=0.05)),  # baseline .331  DEMUCS+CDPAM .3335 Finetune .069*
+    (399, dict(l1=0.185, sc=0.46, mag=0.93, cdpam=0.10)), # baseline .324  DEMUCS+CDPAM .329* Finetune .1185
+]
+
+
+def variant_objective(variant: str, data: str = "toy") -> ValidationObjective:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"data={data}", f"loss={variant}"])
+    from omegaconf import OmegaConf
+
+    return ValidationObjective.from_loss_terms(OmegaConf.to_container(cfg.loss.terms, resolve=True), cfg.loss.cdpam_every)
+
+
+@pytest.fixture
+def metrics_csv(tmp_path):
+    lines = [COLUMNS]
+    for step, values in LOG:
+        lines.append(f"0,0.5,{step - 1},,0.2,1.0,0.5,,,,,")
+        lines.append(f"0,,{step},,,,,{values['cdpam']},{values['l1']},,{values['mag']},{values['sc']}")
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_each_variant_selects_on_its_own_objective_in_a_crafted_log(metrics_csv):
+    rows = read_validation_log(metrics_csv)
+    assert [row["step"] for row in rows] == [100, 200, 300, 400]
+    picks = {variant: best_validation(rows, variant_objective(variant)) for variant in ("baseline", "cdpam", "finetune")}
+    assert picks["baseline"]["step"] == 200 and picks["baseline"]["objective"] == pytest.approx(0.315)
+    assert picks["cdpam"]["step"] == 400 and picks["cdpam"]["objective"] == pytest.approx(0.329)
+    assert picks["finetune"]["step"] == 300 and picks["finetune"]["objective"] == pytest.approx(0.069)
+
+
+def test_variant_objectives_follow_their_training_objectives():
+    assert variant_objective("baseline").weights == {"l1": 1.0, "sc": 0.1, "mag": 0.1}
+    # Toy DEMUCS+CDPAM: CDPAM weight 1.0 on every 20th step = 0.05 per step on average.
+    assert variant_objective("cdpam").weights == {"l1": 1.0, "sc": 0.1, "mag": 0.1, "cdpam": pytest.approx(0.05)}
+    assert variant_objective("cdpam", "valentini").weights["cdpam"] == pytest.approx(0.3)
+    assert variant_objective("finetune").weights == {"l1": 0.1, "cdpam": 1.0}
+    assert variant_objective("finetune").describe() == "0.1·L1 + 1·CDPAM"
+    assert not variant_objective("baseline").needs_cdpam and variant_objective("finetune").needs_cdpam
+
+
+def test_missing_values_are_reported():
+    objective = variant_objective("finetune")
+    with pytest.raises(KeyError, match="cdpam"):
+        objective({"l1": 0.1, "sc": 0.2, "mag": 0.3})
+    # A log validated without CDPAM cannot select a CDPAM variant.
+    rows = [{"step": 10, "val_l1": 0.1, "val_sc": 0.2, "val_mag": 0.3}]
+    with pytest.raises(ValueError, match="validated"):
+        best_validation(rows, objective)
+    assert best_validation(rows, variant_objective("baseline"))["step"] == 10
+
+
+class RecordingDistance:
+    """Stands in for CDPAM: records what it is asked to score and returns a known distance."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, estimate, clean):
+        self.calls.append((estimate.detach().clone(), clean.detach().clone()))
+        return (estimate - clean).abs().mean()
+
+
+def test_validation_scores_cdpam_on_a_fixed_bounded_subset():
+    import pytorch_lightning as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from demucs.losses import EnhancementLoss
+    from demucs.model import CausalDemucs
+    from demucs.system import EnhancementSystem
+
+    torch.manual_seed(0)
+    clean = 0.1 * torch.randn(5, 3000)
+    noisy = clean + 0.05 * torch.randn(5, 3000)
+    loader = DataLoader(TensorDataset(noisy, clean), batch_size=2, shuffle=False)
+    model = CausalDemucs(hidden=2, depth=2)
+    distance = RecordingDistance()
+    objective = ValidationObjective(l1=1.0, sc=0.1, mag=0.1, cdpam=0.5)
+    system = EnhancementSystem(
+        model, torch.optim.Adam(model.parameters()), EnhancementLoss(), loader, loader,
+        validation_objective=objective, validation_loss=EnhancementLoss(l1=1.0, sc_factor=1.0, mag_factor=1.0),
+        validation_cdpam=distance, cdpam_items=3, cdpam_seconds=0.01, sample_rate=16000,
+    )
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    for _ in range(2):  # the same subset at every validation
+        distance.calls.clear()
+        metrics = trainer.validate(system, dataloaders=loader, verbose=False)[0]
+        # Only the first 3 of 5 items, their centred 160 samples (0.01 s at 16 kHz).
+        scored_clean = torch.cat([c for _, c in distance.calls])
+        assert torch.equal(scored_clean, clean[:3, 1420:1580])
+        assert [c.shape[0] for _, c in distance.calls] == [2, 1]
+    with torch.no_grad():
+        estimates = model(noisy)[:, 0]
+    expected_cdpam = float((estimates[:3, 1420:1580] - clean[:3, 1420:1580]).abs().mean())
+    assert metrics["val_cdpam"] == pytest.approx(expected_cdpam, rel=1e-4)
+    values = {name: metrics[f"val_{name}"] for name in ("l1", "sc", "mag", "cdpam")}
+    assert values["l1"] == pytest.approx(float((estimates - clean).abs().mean()), rel=1e-4)  # all 5 items
+    assert metrics["val_loss"] == pytest.approx(objective(values), rel=1e-5)
