@@ -63,7 +63,8 @@ def load_generator(path: str | Path) -> tuple[Generator, MelConfig, int]:
             f"{path} is not a MelGAN checkpoint of this recipe (format {payload.get('format')!r}); "
             "pass exp/<data>/<variant>/generator.pt or checkpoints/last.pt."
         )
-    generator = Generator(GeneratorConfig(**payload["generator_config"]))
+    # Generators saved before the residual shortcut was configurable had identity shortcuts.
+    generator = Generator(GeneratorConfig(**{"residual_shortcut": "identity", **payload["generator_config"]}))
     generator.load_state_dict(payload["state_dict"])
     generator.eval()
     return generator, MelConfig(**payload["mel_config"]), int(payload["step"])

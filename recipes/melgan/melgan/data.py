@@ -190,6 +190,10 @@ class SegmentDataset(Dataset):
     """Random fixed-length training segments, one per item (zero-padded when an utterance is shorter).
 
     ``min_items`` repeats the utterance list so that a tiny corpus still fills a batch.
+    As the released MelGAN's data pipeline (descriptinc/melgan-neurips, ``mel2wav/dataset.py``),
+    each utterance is scaled so that its peak is ``peak`` (0.95) and then by a random amplitude
+    drawn uniformly from ``amplitude`` (0.3 to 1.0) each time a segment is drawn; ``None``
+    disables either. A silent utterance stays silent.
     """
 
     entries: list[dict]
@@ -197,11 +201,16 @@ class SegmentDataset(Dataset):
     sample_rate: int = SAMPLE_RATE
     min_items: int = 1
     cache: bool = True
+    peak: float | None = None
+    amplitude: tuple[float, float] | None = None
 
     def __post_init__(self):
         if not self.entries:
             raise ValueError("SegmentDataset needs at least one utterance.")
+        if self.amplitude is not None and not 0 < self.amplitude[0] <= self.amplitude[1]:
+            raise ValueError(f"amplitude must be (low, high) with 0 < low <= high, got {self.amplitude}.")
         self._cache: dict[int, np.ndarray] = {}
+        self._peaks: dict[int, float] = {}  # whole-utterance peaks, for segments read from disk
         self._repeats = max(1, -(-self.min_items // len(self.entries)))
 
     def __len__(self) -> int:
@@ -232,4 +241,19 @@ class SegmentDataset(Dataset):
             segment = audio[start : start + self.segment_length]
         if len(segment) < self.segment_length:
             segment = np.pad(segment, (0, self.segment_length - len(segment)))
-        return torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))[None]
+        gain = 1.0
+        if self.peak is not None:
+            peak = self._peak(index, audio)
+            gain = self.peak / peak if peak > 0 else 1.0
+        if self.amplitude is not None:
+            gain *= random.uniform(*self.amplitude)
+        return torch.from_numpy(np.ascontiguousarray(segment * gain, dtype=np.float32))[None]
+
+    def _peak(self, index: int, audio: np.ndarray | None) -> float:
+        """The utterance's peak absolute value (over the whole utterance, not the segment)."""
+        if audio is not None:
+            return float(np.max(np.abs(audio))) if len(audio) else 0.0
+        if index not in self._peaks:
+            whole, _ = read_audio(self.entries[index]["path"], mono=True)
+            self._peaks[index] = float(np.max(np.abs(whole))) if len(whole) else 0.0
+        return self._peaks[index]

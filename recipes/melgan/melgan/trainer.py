@@ -4,12 +4,16 @@ Each step (Kumar et al., NeurIPS 2019, §2.4 / Algorithm of the paper's Appendix
 
 1. ``fake = G(mel(real))``;
 2. discriminator step on the hinge loss of ``D([real, fake.detach()])``;
-3. generator step on ``-D(fake) + λ·FM(D(real), D(fake))`` plus, for
+3. generator step on ``-D(fake) + λ·c·FM(D(real), D(fake))`` plus, for
    MelGAN+CDPAM, ``w · CDPAM(real, fake)`` (Manocha et al., ICASSP 2021, §4.3).
+   As in the released code, the real features ``D(real)`` are those of the
+   discriminator step (before its update), and ``c`` is the release's scaling
+   (``train.feature_matching_scaling``, see ``losses.py``).
 
 Real and fake segments go through the discriminator as one concatenated batch
-so that each optimiser step follows exactly one forward pass of each wrapped
-module — what DistributedDataParallel needs. Launch several processes with
+in the discriminator step and the fake ones alone in the generator step, so that
+each optimiser step follows exactly one forward pass of each wrapped module —
+what DistributedDataParallel needs. Launch several processes with
 ``torchrun --nproc_per_node N recipes/melgan/train.py ...``: the loop reads
 ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` and uses gloo on CPU, nccl on GPUs.
 
@@ -39,7 +43,7 @@ from .checkpoint import TRAINING_FORMAT, atomic_save, export_generator, generato
 from .data import SegmentDataset, load_audio, read_manifest
 from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .generator import Generator, GeneratorConfig
-from .losses import discriminator_hinge_loss, feature_matching_loss, generator_adversarial_loss
+from .losses import discriminator_hinge_loss, feature_matching_loss, feature_matching_scale, generator_adversarial_loss
 from .mel import LogMelSpectrogram, MelConfig
 from .perceptual import build_cdpam_loss
 
@@ -102,6 +106,9 @@ class Trainer:
         self.mel = LogMelSpectrogram(self.mel_config).to(self.device)
         self.generator = generator.to(self.device)
         self.discriminator = discriminator.to(self.device)
+        self.feature_matching_scale = feature_matching_scale(
+            train.feature_matching_scaling, discriminator.config.scales, discriminator.config.downsampling_layers
+        )
         betas = tuple(train.betas)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=train.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=train.lr, betas=betas)
@@ -127,6 +134,8 @@ class Trainer:
             sample_rate=self.mel_config.sample_rate,
             min_items=int(train.batch_size) * self.world,
             cache=bool(cfg.data.cache_audio),
+            peak=train.peak_normalize,
+            amplitude=tuple(train.random_amplitude) if train.random_amplitude else None,
         )
         self.sampler = DistributedSampler(dataset, shuffle=True, seed=int(train.seed)) if self.distributed else None
         self.loader = DataLoader(
@@ -190,20 +199,21 @@ class Trainer:
         fake = self.generator(mel)
 
         # Discriminator: hinge loss on real vs. detached fake.
-        activations = self.discriminator(torch.cat([real, fake.detach()]))
-        loss_d = discriminator_hinge_loss(*_split(activations, batch))
+        real_act, fake_act = _split(self.discriminator(torch.cat([real, fake.detach()])), batch)
+        loss_d = discriminator_hinge_loss(real_act, fake_act)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        # The feature-matching targets: the real features of this step, as the release.
+        real_features = [[feature.detach() for feature in scale] for scale in real_act]
 
         # Generator: adversarial + feature matching (+ CDPAM).
         freeze = not self.distributed  # DDP expects gradients for every parameter it wraps
         if freeze:
             self.discriminator.requires_grad_(False)
-        activations = self.discriminator(torch.cat([real, fake]))
-        real_act, fake_act = _split(activations, batch)
+        fake_act = self.discriminator(fake)
         loss_adv = generator_adversarial_loss(fake_act)
-        loss_fm = feature_matching_loss(real_act, fake_act)
+        loss_fm = feature_matching_loss(real_features, fake_act, self.feature_matching_scale)
         loss_g = loss_adv + float(train.feature_matching_weight) * loss_fm
         logs = {"loss_d": loss_d.item(), "loss_g_adv": loss_adv.item(), "loss_fm": loss_fm.item()}
         if self.cdpam is not None and self.step % int(train.cdpam_every) == 0:
