@@ -47,18 +47,20 @@ PAPER_ROWS = ("Noisy", "DEMUCS", "DEMUCS+CDPAM", "Finetune-CDPAM")
 
 
 class CleanReferenceScorer:
-    """CDPAM distances of every row's output to one clean reference."""
+    """CDPAM distances of every row's output to one clean reference, embedded once for all rows."""
 
     def __init__(self, sample_rate: int = SAMPLE_RATE):
         self.cdpam = CDPAM(sample_rate=sample_rate)
         self.reference = None
 
     def set_reference(self, clean: np.ndarray) -> None:
-        self.reference = torch.from_numpy(clean)[None]
+        with torch.inference_mode():
+            self.reference = self.cdpam.embed(torch.from_numpy(clean)[None])
 
     def distance(self, estimate: np.ndarray) -> float:
         with torch.inference_mode():
-            return float(self.cdpam(self.reference, torch.from_numpy(estimate)[None])[0])
+            embedding = self.cdpam.embed(torch.from_numpy(estimate)[None])
+            return float(self.cdpam.distance_from_embeddings(self.reference, embedding)[0])
 
 
 def _stoi_percent(clean: np.ndarray, processed: np.ndarray) -> float:
