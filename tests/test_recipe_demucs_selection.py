@@ -114,3 +114,24 @@ def test_validation_scores_cdpam_on_a_fixed_bounded_subset():
     values = {name: metrics[f"val_{name}"] for name in ("l1", "sc", "mag", "cdpam")}
     assert values["l1"] == pytest.approx(float((estimates - clean).abs().mean()), rel=1e-4)  # all 5 items
     assert metrics["val_loss"] == pytest.approx(objective(values), rel=1e-5)
+
+
+def test_real_corpora_default_to_the_released_recipes():
+    # run.sh's defaults: model=released for Valentini (launch_valentini.sh), released_dns for DNS (launch_dns.sh).
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        valentini = compose("config", overrides=["data=valentini", "model=released", "loss=baseline"])
+        dns = compose("config", overrides=["data=dns", "model=released_dns", "loss=baseline"])
+    for cfg, hidden in [(valentini, 48), (dns, 64)]:
+        model = cfg.model
+        assert (model.hidden, model.depth, model.kernel_size, model.stride, model.resample) == (hidden, 5, 8, 4, 4)
+        assert (model.layout, model.resampler, model.normalize, model.rescale, model.lstm_layers) == ("released", "sinc", True, 0.1, 2)
+        assert cfg.optim.lr == 3e-4 and list(cfg.optim.betas) == [0.9, 0.999] and cfg.optim.grad_clip is None
+        assert (cfg.loss.terms.l1, cfg.loss.terms.sc_factor, cfg.loss.terms.mag_factor) == (1.0, 0.1, 0.1)
+        assert cfg.trainer.max_steps is None
+    data = valentini.data
+    assert (data.batch_size, data.segment_seconds, data.stride_seconds, data.shift, data.shift_same) == (64, 4.5, 0.5, 8000, True)
+    assert (data.remix, data.bandmask, data.revecho, valentini.trainer.max_epochs) == (True, 0.2, 0, 500)
+    assert data.valid_segment_seconds is None  # whole validation files, batch 1
+    data = dns.data
+    assert (data.batch_size, data.segment_seconds, data.stride_seconds, data.shift, data.shift_same) == (128, 10.0, 2.0, 16000, True)
+    assert (data.remix, data.bandmask, data.revecho, dns.trainer.max_epochs) == (False, 0.0, 1.0, 250)
