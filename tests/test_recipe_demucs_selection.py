@@ -7,6 +7,7 @@ from recipe_scripts import recipe_dir
 
 CONF = recipe_dir("demucs") / "conf"
 from demucs.selection import ValidationObjective, best_validation, read_validation_log  # noqa: E402
+
 COLUMNS = "epoch,loss,step,train_cdpam,train_l1,train_mag,train_sc,val_cdpam,val_l1,val_loss,val_mag,val_sc"
 # Validation values after 100, 200, 300 and 400 steps (Lightning logs the step index, one less),
 # interleaved with training rows that have no validation values.
