@@ -195,6 +195,11 @@ def test_toy_preparation_writes_three_splits(tmp_path):
     for split in ("train", "valid", "test"):
         entries = read_manifest(paths[split])
         assert entries and all(Path(e["path"]).is_file() for e in entries)
+    # The stage-0 script itself, as run.sh runs it.
+    result = subprocess.run([sys.executable, "prepare_data.py", "toy", "--out-dir", str(tmp_path / "script")],
+                            cwd=RECIPE, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert read_manifest(tmp_path / "script" / "test.jsonl") == read_manifest(paths["test"])
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from melgan.data import prepare_ljspeech, prepare_toy, prepare_vctk, read_manifest
 
