@@ -200,6 +200,9 @@ def test_toy_preparation_writes_three_splits(tmp_path):
                             cwd=RECIPE, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert read_manifest(tmp_path / "script" / "test.jsonl") == read_manifest(paths["test"])
+    for script in ("evaluate.py", "vocode.py"):  # their argument parsers build
+        result = subprocess.run([sys.executable, script, "--help"], cwd=RECIPE, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from melgan.data import read_manifest
 from melgan.evaluation import evaluate
