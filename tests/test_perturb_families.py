@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from metric.data import toy
 from metric.perturb import FAMILIES, Chain, describe, derived_seed, perturb, random_families
 from metric.perturb.filters import band_split
-from metric.perturb.room import room_impulse_response
+from metric.perturb.room import room_impulse_response, stretched_response, time_stretch
 from metric.resample import resample_array
 
 RATE = 16000
@@ -114,7 +114,7 @@ def test_level_zero_is_identity_where_the_family_allows(family, speech):
     np.testing.assert_allclose(perturb(speech, RATE, family, 0.0, seed=2), speech, atol=1e-6)
 
 
-@pytest.mark.parametrize("family", ["white_noise", "pink_noise", "brown_noise", "babble", "mulaw"])
+@pytest.mark.parametrize("family", ["white_noise", "pink_noise", "brown_noise", "babble"])
 def test_level_zero_is_nearly_inaudible(family, speech):
     assert snr_db(speech, perturb(speech, RATE, family, 0.0, seed=2, **options(family, None))) > 45.0
 
@@ -125,6 +125,33 @@ def test_noise_families_hit_the_documented_noise_rms(speech, noise_recording):
         for level in (0.3, 0.8):
             y = perturb(silence, RATE, family, level, seed=4, **options(family, noise_recording))
             assert np.sqrt(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(describe(family, level, RATE)["noise_rms"], rel=0.02)
+
+
+def test_white_noise_is_the_jnd_generators_uniform_noise(speech):
+    silence = np.zeros(4 * RATE)
+    for level in (0.2, 0.9):
+        params = describe("white_noise", level, RATE)
+        assert params["amplitude"] == pytest.approx(1e-4 * 800**level)
+        y = perturb(silence, RATE, "white_noise", level, seed=3).astype(np.float64)
+        assert y.min() >= 0.0 and y.max() < params["amplitude"]
+        assert np.mean(y) == pytest.approx(params["amplitude"] / 2, rel=0.02)  # a DC offset ...
+        assert np.std(y) == pytest.approx(params["amplitude"] / np.sqrt(12), rel=0.02)  # ... and 10.8 dB less AC
+    # the draws do not depend on the level: a higher level scales the same noise
+    low, high = (perturb(silence, RATE, "white_noise", v, seed=3).astype(np.float64) for v in (0.2, 0.9))
+    np.testing.assert_allclose(high / describe("white_noise", 0.9, RATE)["amplitude"],
+                               low / describe("white_noise", 0.2, RATE)["amplitude"], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("family", ["white_noise", "pink_noise", "brown_noise", "babble"])
+def test_relative_noise_hits_the_snr_whatever_the_input_gain(family, speech):
+    for level in (0.2, 0.7):
+        expected = describe(family, level, RATE)["relative_snr_db"]
+        assert expected == pytest.approx(55 - 58 * level)
+        for gain in (1.0, 0.1):
+            x = gain * speech
+            y = perturb(x, RATE, family, level, seed=6, relative_to_signal=True, **options(family, None))
+            assert snr_db(x, y) == pytest.approx(expected, abs=0.05)
+    np.testing.assert_array_equal(perturb(np.zeros(RATE), RATE, "pink_noise", 0.5, relative_to_signal=True), np.zeros(RATE))
 
 
 def test_noise_colours_have_their_spectral_slopes():
@@ -158,19 +185,53 @@ def test_noise_file_reads_files_and_loops(tmp_path, noise_recording, speech):
         perturb(speech, RATE, "noise_file", 0.5)
 
 
-def test_reverb_impulse_response_decays_at_the_documented_rt60():
+def decay_time(h: np.ndarray, rate: int) -> float:
+    """RT60 from Schroeder backward integration: fit -5 .. -25 dB and extrapolate to -60 dB (T20)."""
+    tail = h[int(0.005 * rate):]
+    energy = np.cumsum(tail[::-1] ** 2)[::-1]
+    edc = 10 * np.log10(energy / energy[0])
+    fit = (edc <= -5) & (edc >= -25)
+    t = np.arange(len(edc)) / rate
+    return float(-60 / np.polyfit(t[fit], edc[fit], 1)[0])
+
+
+def test_reverb_stretches_the_room_response_by_the_documented_factor():
+    base = room_impulse_response(0.15, RATE, np.random.default_rng(0))
+    # low frequencies carry most of the energy and decay at the nominal rate; highs decay 2x faster
+    assert decay_time(base, RATE) == pytest.approx(0.15, rel=0.25)
     for level in (0.3, 0.7, 1.0):
-        rt60 = describe("reverb", level, RATE)["rt60_s"]
-        h = room_impulse_response(rt60, RATE, np.random.default_rng(0))
-        tail = h[int(0.005 * RATE):]
-        # Schroeder backward integration; fit the -5 .. -25 dB range and extrapolate to -60 dB (T20)
-        energy = np.cumsum(tail[::-1] ** 2)[::-1]
-        edc = 10 * np.log10(energy / energy[0])
-        fit = (edc <= -5) & (edc >= -25)
-        t = np.arange(len(edc)) / RATE
-        slope = np.polyfit(t[fit], edc[fit], 1)[0]
-        # low frequencies carry most of the energy and decay at the nominal rate; highs decay 2x faster
-        assert -60 / slope == pytest.approx(rt60, rel=0.25)
+        params = describe("reverb", level, RATE)
+        assert params["stretch"] == pytest.approx(7.0**level)
+        h = stretched_response(base, params["stretch"], RATE)
+        assert np.sum(h**2) == pytest.approx(1.0)
+        assert decay_time(h, RATE) == pytest.approx(params["rt60_s"], rel=0.25)
+        assert np.argmax(np.abs(h)) == 0  # the direct sound stays an impulse at the start
+
+
+def test_time_stretch_keeps_the_spectrum_and_scales_the_duration():
+    t = np.arange(int(1.0 * RATE)) / RATE
+    tone = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.2)
+    longer = time_stretch(tone, 4.0, 1024)
+    assert len(longer) == 4 * len(tone)
+    spectrum = np.abs(np.fft.rfft(longer))
+    assert np.argmax(spectrum) * RATE / len(longer) == pytest.approx(1000, abs=10)  # pitch kept (resampling would give 250 Hz)
+    def decay_constant(x, start_s, stop_s):  # seconds per neper of the RMS envelope (20 ms frames)
+        frames = x[int(start_s * RATE) : int(stop_s * RATE)].reshape(-1, RATE // 50)
+        rms = np.sqrt(np.mean(frames**2, axis=1))
+        return -1.0 / np.polyfit(np.arange(len(rms)) / 50, np.log(rms), 1)[0]
+    assert decay_constant(tone, 0.1, 0.6) == pytest.approx(0.2, rel=0.02)
+    assert decay_constant(longer, 0.4, 2.4) == pytest.approx(0.8, rel=0.1)  # the decay lasts 4x longer
+
+
+def test_reverb_uses_measured_responses_when_given(speech, tmp_path):
+    echo = np.zeros(RATE // 2)
+    echo[0], echo[int(0.1 * RATE)] = 1.0, 0.9  # one strong reflection 100 ms late
+    path = tmp_path / "room.wav"
+    sf.write(path, echo, RATE)
+    for source in ([echo], [path]):
+        y = perturb(speech, RATE, "reverb", 0.0, seed=0, impulse_responses=source)
+        expected = np.convolve(speech, echo / np.sqrt(np.sum(echo**2)))[: len(speech)]
+        np.testing.assert_allclose(y, np.clip(expected, -1, 1), atol=1e-4)
 
 
 def test_eq_bands_sum_back_and_cut_the_right_band(speech):
@@ -202,6 +263,11 @@ def test_damage_families_match_their_parameters(speech):
     n = len(speech)
     pops = perturb(speech, RATE, "pops", 0.5, seed=1)
     assert np.sum(pops != speech) == pytest.approx(describe("pops", 0.5, RATE)["fraction"] * n, rel=0.05)
+    popped = pops[pops != speech]  # the signal's own extremes, half each (as the JND generator)
+    assert set(np.unique(popped)) == {np.float32(speech.max()), np.float32(speech.min())}
+    assert abs(np.sum(popped == np.float32(speech.max())) - np.sum(popped == np.float32(speech.min()))) <= 1
+    quiet_pops = perturb(0.1 * speech, RATE, "pops", 0.5, seed=1)
+    np.testing.assert_allclose(quiet_pops, 0.1 * pops, atol=1e-6)  # relative to the signal, not to full scale
     long = np.tile(speech, 8)
     dropped = perturb(long, RATE, "dropout", 0.5, seed=1)
     packet = int(0.02 * RATE)
@@ -219,14 +285,23 @@ def test_damage_is_nested_across_levels_for_one_seed(speech):
     assert np.all(high[low & (speech != 0)])
 
 
-def test_mulaw_quantises_to_at_most_2_to_the_bits_levels(speech):
-    for level in (1.0, 0.8):
-        bits = describe("mulaw", level, RATE)["bits"]
+def test_mulaw_compands_without_expanding_on_256_levels_at_the_input_rms(speech):
+    rms = lambda x: float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))  # noqa: E731
+    for level in (0.0, 0.5, 1.0):
+        params = describe("mulaw", level, RATE)
+        assert params["bits"] == pytest.approx(60.0**level)
         y = perturb(speech, RATE, "mulaw", level)
-        assert len(np.unique(y)) <= int(np.ceil(2**bits))
-    one_bit = perturb(speech, RATE, "mulaw", 1.0)  # two levels: the sign of each sample survives
-    assert len(np.unique(one_bit)) == 2 and np.unique(one_bit)[0] == -np.unique(one_bit)[1]
-    assert np.all(np.sign(one_bit[speech != 0]) == np.sign(speech[speech != 0]))
+        assert len(np.unique(y)) <= 256
+        assert rms(y) == pytest.approx(rms(speech), rel=1e-4)
+    # mu = 1: nearly linear, so level 0 is mostly the 8-bit quantiser (about 20-30 dB SNR on speech)
+    assert 15.0 < snr_db(speech, perturb(speech, RATE, "mulaw", 0.0)) < 40.0
+    # mu = 2^60 - 1 and no expansion: every sample well above the quantiser's step goes to about +-1
+    strongest = perturb(speech, RATE, "mulaw", 1.0)
+    loud = np.abs(speech) > 1e-3
+    assert np.all(np.sign(strongest[loud]) == np.sign(speech[loud]))
+    assert np.ptp(np.abs(strongest[loud])) < 0.25 * np.max(np.abs(strongest))
+    change = [snr_db(speech, perturb(speech, RATE, "mulaw", level)) for level in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert change == sorted(change, reverse=True), change
 
 
 def test_griffin_lim_keeps_the_magnitude_and_loses_the_phase(speech):

@@ -1,4 +1,4 @@
-"""Lossy coding families: MP3 and Opus through real encoders, and mu-law quantisation.
+"""Lossy coding families: MP3 and Opus through real encoders, and mu-law companding.
 
 MP3 (LAME) and Opus (libopus) run through the libsndfile bundled with ``soundfile``:
 the signal is encoded to an in-memory file and decoded back, no FFmpeg and no temp
@@ -36,7 +36,8 @@ MP3_RATES = {
 }
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 OPUS_KBPS = (6.0, 256.0)  # libsndfile's compression_level 1 .. 0
-MULAW_BITS = (16.0, 1.0)  # level 0 .. 1
+MULAW_BITS = (1.0, 60.0)  # mu = 2^k - 1, k geometric from level 0 to 1 (the JND generator's range)
+MULAW_STEPS = 255  # the JND generator quantises the companded signal to 256 levels
 
 
 def _coding_rate(sample_rate: int, supported) -> int:
@@ -114,23 +115,29 @@ def _opus(x, sample_rate, params, rng, **_):
 
 
 def mulaw_parameters(level: float, sample_rate: int) -> dict[str, Any]:
-    bits = MULAW_BITS[0] + (MULAW_BITS[1] - MULAW_BITS[0]) * level
-    return {"bits": bits, "mu": 2.0**bits - 1.0}
+    low, high = MULAW_BITS
+    bits = low * (high / low) ** level
+    return {"bits": bits, "mu": 2.0**bits - 1.0, "quantiser_levels": MULAW_STEPS + 1}
 
 
 def _mulaw(x, sample_rate, params, rng, **_):
-    """mu-law companding (ITU-T G.711 formula with a variable mu) and a mid-rise quantiser.
+    """mu-law companding as the JND generator did it: compressed, quantised to 256 levels, *not* expanded.
 
-    ``F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)`` is quantised to ``2**bits`` levels
-    (``bits`` may be fractional, so the level is continuous) and expanded back.
+    ``F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)`` (G.711's formula with a variable mu) is
+    rounded to 256 levels on [-1, 1] and kept in the companded domain, so a larger mu is a
+    stronger static compression (towards ``sign(x)`` at mu = 2^60 - 1). The generator wrote
+    ``round((F + 1) / 2 * 255) / 255`` (in [0, 1], a DC offset of 0.5) and the data set was
+    loudness-normalised afterwards; here the levels are centred on 0 again and the output is
+    scaled back to the input's RMS, which stands in for that normalisation.
     """
-    mu, bits = params["mu"], params["bits"]
+    mu = params["mu"]
     x = np.clip(x, -1.0, 1.0)
     compressed = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    step = 2.0 / (2.0**bits)
-    quantised = (np.floor(compressed / step) + 0.5) * step
-    quantised = np.clip(quantised, -1.0 + step / 2, 1.0 - step / 2)
-    return np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu
+    quantised = np.round((compressed + 1.0) / 2.0 * MULAW_STEPS) / MULAW_STEPS * 2.0 - 1.0
+    rms_in, rms_out = np.sqrt(np.mean(x**2)) if x.size else 0.0, np.sqrt(np.mean(quantised**2)) if x.size else 0.0
+    if rms_in == 0.0 or rms_out == 0.0:
+        return np.zeros_like(x)
+    return quantised * (rms_in / rms_out)
 
 
 register(
@@ -148,7 +155,7 @@ register(
         "mulaw",
         mulaw_parameters,
         _mulaw,
-        "mu = 2^k - 1 with k = 16 - 15*level bits (16 -> 1; continuous), quantised to 2^k levels",
+        "mu = 2^k - 1 with k = 60^level (1 -> 60), companded, quantised to 256 levels, not expanded; input RMS restored",
         random=False,
     )
 )

@@ -14,7 +14,6 @@ import numpy as np
 from .registry import Family, register
 
 POP_FRACTION = (1e-4, 0.1)  # share of samples hit, JND data range
-POP_AMPLITUDE = (0.3, 1.0)
 PACKET_S = 0.02  # one VoIP frame
 MAX_LOSS_RATE = 0.4
 CLIP_MAX_DB = 30.0
@@ -29,14 +28,22 @@ def pops_parameters(level: float, sample_rate: int) -> dict[str, Any]:
 
 
 def _pops(x, sample_rate, params, rng, **_):
-    """Replace a fraction of the samples by clicks of random sign and amplitude 0.3..1 full scale."""
+    """Replace a fraction of the samples by the signal's own extremes, half by its maximum, half by its minimum.
+
+    As the JND generator did: the pops are as loud as the loudest sample of the
+    recording, whatever its level. Positions come from one permutation per seed and
+    alternate maximum/minimum along it, so a higher level adds pops to the same ones
+    and each level hits the two extremes equally often.
+    """
     n = len(x)
+    if n == 0:
+        return x.copy()
     order = rng.permutation(n)
-    amplitudes = rng.uniform(*POP_AMPLITUDE, size=n) * rng.choice([-1.0, 1.0], size=n)
     count = int(round(params["fraction"] * n))
     y = x.copy()
     hit = order[:count]
-    y[hit] = amplitudes[hit]
+    y[hit[0::2]] = np.max(x)
+    y[hit[1::2]] = np.min(x)
     return y
 
 
@@ -66,7 +73,7 @@ def _clipping(x, sample_rate, params, rng, **_):
     return np.clip(x, -threshold, threshold)
 
 
-register(Family("pops", pops_parameters, _pops, "fraction of samples replaced by clicks = 1e-4 * (1001^level - 1) (0 at level 0, 1e-4 at ~0.1, 0.1 at 1; JND range 1e-4 .. 0.1)"))
+register(Family("pops", pops_parameters, _pops, "fraction of samples set to the signal's max/min (half each) = 1e-4 * (1001^level - 1) (0 at level 0, 0.1 at 1; JND range 1e-4 .. 0.1)"))
 register(Family("dropout", dropout_parameters, _dropout, "20 ms packets lost i.i.d. with probability 0.4*level (0 .. 40 %)"))
 register(
     Family("clipping", clipping_parameters, _clipping, "hard clip at 30*level dB below the signal's peak (0 .. 30 dB)", random=False)

@@ -1,39 +1,53 @@
-"""Reverberation with synthetic room impulse responses (no recorded RIRs needed).
+"""Reverberation: a room impulse response stretched in time, as the JND data made it.
 
-The impulse response is a direct path followed by exponentially decaying Gaussian
-noise, the classic statistical model of late reverberation (Schroeder 1962; used
-e.g. by Lehmann & Johansson 2008 for fast RIR synthesis): the energy envelope falls
-by 60 dB in RT60 seconds, ``h(t) = n(t) * 10 ** (-3 t / RT60)``. The tail's onset
-amplitude is fixed so that the direct-to-reverberant ratio is 0 dB at RT60 = 0.5 s
-and falls as rooms get more reverberant (Sabine: longer RT60, more diffuse energy).
-High frequencies decay twice as fast as lows (air and wall absorption), done by
-giving a high-passed copy of the tail half the RT60. The response is normalised to
-unit energy so the loudness stays about the same.
+The JND data's generator (the PerceptualAudio project's ``create_space`` scripts)
+convolved speech with measured room responses (the MIT impulse-response survey) that
+it *stretched in time* by a factor ``7 ** level`` (1x .. 7x) with a phase vocoder: the
+spectrum of the room stays, its decay lasts ``s`` times longer. This family does the
+same, with two documented differences (docs/perturbations.md):
 
-Level mapping: ``RT60 = 0.05 s * 21 ** level``, i.e. 0.05 s (a dry booth, barely
-audible) to 1.05 s (a large hall). The JND data stretched measured responses 1-7x;
-a 0.15 s room stretched 1-7x spans 0.15-1.05 s, inside this range.
+* the base response is a measured one when ``impulse_responses=[...]`` is given (arrays
+  at the signal's rate or file paths; one is drawn per seed), else a synthetic room
+  (none can be downloaded at run time): direct path plus exponentially decaying
+  Gaussian noise (the statistical model of late reverberation, Schroeder 1962), RT60
+  0.15 s, highs decaying twice as fast as lows, tail onset amplitude for a 0 dB
+  direct-to-reverberant ratio at RT60 = 0.5 s;
+* only the part after the direct sound is stretched (the generator's own split point
+  for its DRR control, 1.75 ms after the peak), so the direct sound stays an impulse
+  instead of being smeared over the vocoder's window.
+
+The stretched response is normalised to unit energy (loudness about unchanged; the JND
+files were loudness-normalised after perturbation) and the output keeps the input's length.
+Level mapping: ``stretch = 7 ** level``; on the synthetic room RT60 = 0.15 s * stretch
+(0.15 .. 1.05 s; ``rt60_s`` of :func:`describe`), and the measured DRR falls from about
++6 to +1 dB.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt
 
+from metric.io import read_audio_cached
 from .registry import Family, register
+from .stft import istft, stft
 
-RT60_MIN = 0.05
-RT60_MAX = 1.05
+MAX_STRETCH = 7.0
+BASE_RT60_S = 0.15
 TAIL_ONSET_S = 0.0025  # first reflections arrive a few ms after the direct sound
+DIRECT_PART_S = 0.00175  # 56 samples at 32 kHz after the peak: the generator's direct/tail split
 HIGH_SPLIT_HZ = 3000.0
+VOCODER_WINDOW_S = 0.064  # 2048 points at 32 kHz, the generator's phase-vocoder frame
 
 
 def reverb_parameters(level: float, sample_rate: int) -> dict[str, Any]:
-    rt60 = RT60_MIN * (RT60_MAX / RT60_MIN) ** level
-    return {"rt60_s": rt60, "drr_db": -10.0 * np.log10(rt60 / 0.5)}
+    stretch = MAX_STRETCH**level
+    rt60 = BASE_RT60_S * stretch
+    return {"stretch": stretch, "rt60_s": rt60}
 
 
 @lru_cache(maxsize=8)
@@ -58,9 +72,68 @@ def room_impulse_response(rt60: float, sample_rate: int, rng: np.random.Generato
     return h / np.sqrt(np.sum(h**2))
 
 
-def _reverb(x, sample_rate, params, rng, **_):
-    h = room_impulse_response(params["rt60_s"], sample_rate, rng)
+def time_stretch(x: np.ndarray, factor: float, n_fft: int) -> np.ndarray:
+    """``x`` made ``factor`` times longer with its short-time spectrum kept (a phase vocoder).
+
+    Magnitudes are interpolated linearly between analysis frames; each bin's phase advances
+    by its measured instantaneous frequency (Flanagan & Golden 1966; Dolson 1986), without
+    phase locking, like the generator's tool. Frames are zero-padded at the edges; the result
+    has ``round(len(x) * factor)`` samples.
+    """
+    hop = n_fft // 4
+    length = int(round(len(x) * factor))
+    if factor == 1.0 or len(x) == 0:
+        return x.astype(np.float64, copy=True)
+    spectrum = stft(x, n_fft, hop, pad_mode="constant").astype(np.complex128)
+    spectrum = np.vstack([spectrum, np.zeros((1, spectrum.shape[1]))])  # lets the last step interpolate
+    frames = spectrum.shape[0] - 1
+    steps = np.arange(0.0, frames, 1.0 / factor)
+    index = steps.astype(int)
+    fraction = (steps - index)[:, None]
+    magnitude = np.abs(spectrum)
+    interpolated = (1.0 - fraction) * magnitude[index] + fraction * magnitude[index + 1]
+    expected = 2.0 * np.pi * hop * np.arange(spectrum.shape[1]) / n_fft
+    deviation = np.angle(spectrum[1:]) - np.angle(spectrum[:-1]) - expected
+    deviation -= 2.0 * np.pi * np.round(deviation / (2.0 * np.pi))
+    increments = expected + deviation[index]
+    phase = np.angle(spectrum[0]) + np.vstack([np.zeros((1, spectrum.shape[1])), np.cumsum(increments[:-1], axis=0)])
+    return istft((interpolated * np.exp(1j * phase)).astype(np.complex64), n_fft, hop, length).astype(np.float64)
+
+
+def stretched_response(h: np.ndarray, stretch: float, sample_rate: int) -> np.ndarray:
+    """``h`` with everything after its direct sound stretched ``stretch`` times in time, at unit energy."""
+    peak = int(np.argmax(np.abs(h)))
+    split = min(len(h), peak + max(1, int(round(DIRECT_PART_S * sample_rate))))
+    n_fft = int(2 ** np.ceil(np.log2(VOCODER_WINDOW_S * sample_rate)))
+    out = np.concatenate([h[:split], time_stretch(h[split:], stretch, n_fft)])
+    energy = np.sum(out**2)
+    return out / np.sqrt(energy) if energy > 0 else out
+
+
+def _base_response(sample_rate: int, rng: np.random.Generator, impulse_responses: Sequence[Any] | None) -> np.ndarray:
+    if impulse_responses is None:
+        return room_impulse_response(BASE_RT60_S, sample_rate, rng)
+    if isinstance(impulse_responses, (str, Path)):
+        impulse_responses = [impulse_responses]
+    if len(impulse_responses) == 0:
+        raise ValueError("impulse_responses is empty: pass measured room responses (paths or arrays at the signal's rate)")
+    chosen = impulse_responses[int(rng.integers(0, len(impulse_responses)))]
+    if isinstance(chosen, (str, Path)):
+        return read_audio_cached(str(chosen), int(sample_rate)).astype(np.float64)
+    return np.asarray(chosen, dtype=np.float64).reshape(-1)
+
+
+def _reverb(x, sample_rate, params, rng, impulse_responses=None, **_):
+    h = stretched_response(_base_response(sample_rate, rng, impulse_responses), params["stretch"], sample_rate)
     return fftconvolve(x, h)[: len(x)]
 
 
-register(Family("reverb", reverb_parameters, _reverb, "RT60 = 0.05 s * 21^level (0.05 .. 1.05 s); synthetic exponential-decay RIR"))
+register(
+    Family(
+        "reverb",
+        reverb_parameters,
+        _reverb,
+        "room response stretched 7^level times (1 .. 7x) by a phase vocoder; synthetic RT60 0.15 s room "
+        "(0.15 .. 1.05 s) or `impulse_responses=` (measured)",
+    )
+)
