@@ -321,18 +321,20 @@ def split_embedding(embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 
 class ProjectionHead(nn.Module):
-    """512 → 512 (BatchNorm, leaky ReLU, dropout) → 256, for NT-Xent pre-training."""
+    """512 → 512 (BatchNorm, leaky ReLU, dropout) → 256 (dropout), for NT-Xent pre-training.
 
-    def __init__(self, input_dim: int = ACOUSTIC_DIM, widths=PROJECTION_WIDTHS, dropout: float = 0.1):
+    As the released ``projection_head`` (``cdpam`` package, ``models.py``: ``proj_dp=0.25``,
+    a dropout after each of the two layers). ``output_dropout=False`` drops the second one.
+    """
+
+    def __init__(self, input_dim: int = ACOUSTIC_DIM, widths=PROJECTION_WIDTHS, dropout: float = 0.25,
+                 output_dropout: bool = True):
         super().__init__()
         hidden, out = widths
-        self.layers = nn.Sequential(
-            nn.Linear(input_dim, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.LeakyReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, out),
-        )
+        layers = [nn.Linear(input_dim, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(), nn.Dropout(dropout), nn.Linear(hidden, out)]
+        if output_dropout:
+            layers.append(nn.Dropout(dropout))
+        self.layers = nn.Sequential(*layers)
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.layers(embedding)

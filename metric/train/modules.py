@@ -96,6 +96,13 @@ class StageModule(pl.LightningModule):
         prepared = to_model_input(waveform, self.sample_rate, lengths, name="training audio")
         return prepared.waveform, prepared.lengths
 
+    def build_augmentation(self) -> SilenceAndGain | None:
+        """The paper's online augmentation (``stage.augment``), seeded from the run's seed; ``None`` when disabled."""
+        augment = self.config["stage"].get("augment") or {}
+        if not augment.get("enabled"):
+            return None
+        return SilenceAndGain(self.sample_rate, float(augment["silence_seconds"]), tuple(augment["gain_db"]), seed=int(self.config["seed"]))
+
     def configure_optimizers(self):
         optim = self.config["optim"]
         parameters = [p for p in self.parameters() if p.requires_grad]
@@ -128,8 +135,10 @@ class ContrastiveStage(StageModule):
 
     ``stage.projection``: ``shared`` (default) applies one 512→512→256 head to whichever half
     a pair trains (acoustic half for acoustic pairs, content half for content pairs);
-    ``separate`` gives each half its own head. The loss is the mean of the acoustic and
-    content NT-Xent terms, each over the pairs of its kind in the batch.
+    ``separate`` gives each half its own head. ``stage.ntxent``: ``mixed`` (default, as the
+    released code) computes one NT-Xent over all pairs of the batch, so a view's negatives
+    include the other kind's projections; ``per_kind`` computes one over the pairs of each
+    kind and averages the two.
     """
 
     stage_name = "contrastive"
@@ -143,17 +152,19 @@ class ContrastiveStage(StageModule):
         self.encoder = network.encoder
         half = self.encoder.embedding_dim // 2
         self.projection_mode = stage["projection"]
+        head = dict(dropout=float(stage["projection_dropout"]), output_dropout=bool(stage["projection_output_dropout"]))
         if self.projection_mode == "shared":
-            self.projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
+            self.projection = ProjectionHead(half, **head)
         elif self.projection_mode == "separate":
-            self.acoustic_projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
-            self.content_projection = ProjectionHead(half, dropout=float(stage["projection_dropout"]))
+            self.acoustic_projection = ProjectionHead(half, **head)
+            self.content_projection = ProjectionHead(half, **head)
         else:
             raise ValueError(f"stage.projection must be 'shared' or 'separate', got {self.projection_mode!r}")
+        self.ntxent = stage["ntxent"]
+        if self.ntxent not in ("mixed", "per_kind"):
+            raise ValueError(f"stage.ntxent must be 'mixed' (one NT-Xent over the batch) or 'per_kind', got {self.ntxent!r}")
         self.temperature = float(stage["temperature"])
-        augment = stage.get("augment") or {}
-        self.augment = (SilenceAndGain(self.sample_rate, float(augment["silence_seconds"]), tuple(augment["gain_db"]),
-                                       seed=int(config["seed"])) if augment.get("enabled") else None)
+        self.augment = self.build_augmentation()
         # Untrained loss-net and judgment head of the export (seeded: two exports of one encoder agree).
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(int(stage["lossnet_seed"]))
@@ -175,22 +186,36 @@ class ContrastiveStage(StageModule):
         x, x_lengths = self.model_input(waveforms, lengths)
         acoustic, content = split_embedding(self.encoder(x, x_lengths))
         kinds = batch["kind_id"].to(acoustic.device)
-        terms, logs = [], {}
+        # Each pair's projections: the acoustic half for acoustic pairs, the content half for content pairs.
+        z_a = z_b = None
+        members = {}
         for kind_id, kind, half in ((0, "acoustic", acoustic), (1, "content", content)):
             index = (kinds == kind_id).nonzero(as_tuple=True)[0]
-            if index.numel() < 2:
+            if index.numel() == 0:
                 continue
             z = self.project(kind, torch.cat([half[index], half[count + index]]))
-            z_a, z_b = z[: index.numel()], z[index.numel():]
-            term = nt_xent(z_a, z_b, self.temperature)
-            terms.append(term)
-            logs[f"{kind}_loss"] = term.detach()
-            logs[f"{kind}_acc"] = pair_retrieval_accuracy(z_a.detach(), z_b.detach())
+            if z_a is None:
+                z_a, z_b = z.new_zeros(count, z.shape[1]), z.new_zeros(count, z.shape[1])
+            z_a, z_b = z_a.index_copy(0, index, z[: index.numel()]), z_b.index_copy(0, index, z[index.numel():])
+            members[kind] = index
+        terms, logs = {}, {}
+        for kind, index in members.items():
+            if index.numel() < 2:
+                continue
+            terms[kind] = nt_xent(z_a[index], z_b[index], self.temperature)
+            logs[f"{kind}_loss"] = terms[kind].detach()
+            logs[f"{kind}_acc"] = pair_retrieval_accuracy(z_a[index].detach(), z_b[index].detach())
+        if self.ntxent == "mixed" and z_a is not None and count >= 2:
+            objective = nt_xent(z_a, z_b, self.temperature)
+            logs["mixed_acc"] = pair_retrieval_accuracy(z_a.detach(), z_b.detach())
+        elif terms:
+            objective = torch.stack(list(terms.values())).mean()
+        else:
+            objective = acoustic.sum() * 0.0
         # Every parameter joins the graph (at zero weight) so DDP reduces the same set on every rank,
         # even for a batch that holds fewer than two pairs of one kind.
         anchor = sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0
-        loss = (torch.stack(terms).mean() if terms else acoustic.sum() * 0.0) + anchor
-        return loss, logs
+        return objective + anchor, logs
 
     def training_step(self, batch, batch_idx):
         self.trace(batch)
@@ -217,12 +242,19 @@ class _DistanceStage(StageModule):
         if stage.get("init_from"):
             load_parts(network, stage["init_from"], list(stage["init_parts"]))
         self.freeze_encoder = bool(stage["freeze_encoder"])
+        self.augment = self.build_augmentation()
         for name in ("encoder", "lossnet", "judgment"):
             module = getattr(network, name)
             if name == "encoder" and self.freeze_encoder or name not in self.trained_parts and name != "encoder":
                 self.keep_frozen(name, module)
             else:
                 setattr(self, name, module)
+
+    def augmented(self, waveform: torch.Tensor, lengths: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The online augmentation of every training waveform (independent draws); validation sees the audio as is."""
+        if not training or self.augment is None:
+            return waveform, lengths
+        return self.augment.batch(waveform, lengths)
 
     def distances(self, reference, reference_lengths, *others):
         """``d(reference, other)`` for each ``(waveform, lengths)`` in ``others``, one encoder pass for all."""
@@ -242,8 +274,9 @@ class JNDStage(_DistanceStage):
     stage_name = "jnd"
     trained_parts = ("lossnet", "judgment")
 
-    def _step(self, batch):
-        (distance,) = self.distances(batch["reference"], batch["reference_lengths"], (batch["perturbed"], batch["perturbed_lengths"]))
+    def _step(self, batch, training: bool):
+        (distance,) = self.distances(*self.augmented(batch["reference"], batch["reference_lengths"], training),
+                                     self.augmented(batch["perturbed"], batch["perturbed_lengths"], training))
         logits = self.part("judgment")(distance)
         labels = batch["label"].to(logits.device)
         loss = judgment_loss(logits, labels)
@@ -252,14 +285,14 @@ class JNDStage(_DistanceStage):
 
     def training_step(self, batch, batch_idx):
         self.trace(batch)
-        loss, accuracy = self._step(batch)
+        loss, accuracy = self._step(batch, training=True)
         size = batch["reference"].shape[0]
         self.log("train_loss", loss, prog_bar=True, batch_size=size)
         self.log("train_acc", accuracy, prog_bar=True, batch_size=size)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        loss, accuracy = self._step(batch)
+        loss, accuracy = self._step(batch, training=False)
         size = batch["reference"].shape[0]
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
         self.log("val_acc", accuracy, prog_bar=True, sync_dist=True, batch_size=size)
@@ -271,9 +304,10 @@ class TripletStage(_DistanceStage):
     stage_name = "triplet"
     trained_parts = ("lossnet",)
 
-    def _step(self, batch):
-        d_a, d_b = self.distances(batch["reference"], batch["reference_lengths"],
-                                  (batch["a"], batch["a_lengths"]), (batch["b"], batch["b_lengths"]))
+    def _step(self, batch, training: bool):
+        d_a, d_b = self.distances(*self.augmented(batch["reference"], batch["reference_lengths"], training),
+                                  self.augmented(batch["a"], batch["a_lengths"], training),
+                                  self.augmented(batch["b"], batch["b_lengths"], training))
         preference = batch["preference"].to(d_a.device)
         loss = ranking_loss(d_a, d_b, preference, margin=float(self.config["stage"]["margin"]))
         targets = ranking_targets(preference)
@@ -283,14 +317,14 @@ class TripletStage(_DistanceStage):
 
     def training_step(self, batch, batch_idx):
         self.trace(batch)
-        loss, agreement = self._step(batch)
+        loss, agreement = self._step(batch, training=True)
         size = batch["reference"].shape[0]
         self.log("train_loss", loss, prog_bar=True, batch_size=size)
         self.log("train_2afc", agreement, batch_size=size)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        loss, agreement = self._step(batch)
+        loss, agreement = self._step(batch, training=False)
         size = batch["reference"].shape[0]
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
         self.log("val_2afc", agreement, prog_bar=True, sync_dist=True, batch_size=size)
