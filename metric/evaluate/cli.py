@@ -27,6 +27,16 @@ def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _gain_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in _csv_list(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give the gain range as LOW,HIGH in dB, e.g. -20,0; got {text!r}") from None
+    if low > high:
+        raise argparse.ArgumentTypeError(f"the gain range must be LOW,HIGH with LOW <= HIGH, got {text!r}")
+    return low, high
+
+
 def _levels(text: str) -> list[float]:
     try:
         levels = [float(v) for v in _csv_list(text)]
@@ -39,7 +49,7 @@ def _levels(text: str) -> list[float]:
 
 def register(subparsers) -> argparse.ArgumentParser:
     from .scorers import DEFAULT_METRICS, METRIC_NAMES
-    from .testsets import DEFAULT_COMBINATIONS, DEFAULT_GROUPS, DEFAULT_LEVELS, DEFAULT_MONOTONICITY_FAMILIES
+    from .testsets import DEFAULT_CLIP_GAIN_DB, DEFAULT_COMBINATIONS, DEFAULT_GROUPS, DEFAULT_LEVELS, DEFAULT_MONOTONICITY_FAMILIES
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -59,7 +69,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--sample-rate", type=int, default=16000, help="rate every recording is resampled to before scoring (default 16000)")
     parser.add_argument("--seconds", type=float, default=0.75, help="length of each corpus clip in seconds (default 0.75; STOI needs about 0.5 s)")
     sizes = parser.add_argument_group("test-set sizes (defaults keep `evaluate all` around 10-15 min on 2 CPU cores)")
-    sizes.add_argument("--contents", type=int, default=2, help="clips of distinct content per monotonicity condition (default 2)")
+    sizes.add_argument("--contents", type=int, default=4, help="clips of distinct content per monotonicity condition (default 4)")
     sizes.add_argument("--families", type=_csv_list, default=list(DEFAULT_MONOTONICITY_FAMILIES), help="monotonicity families")
     sizes.add_argument("--combinations", type=_csv_list, default=list(DEFAULT_COMBINATIONS), help="combined perturbations, e.g. white_noise+reverb")
     sizes.add_argument("--levels", type=_levels, default=list(DEFAULT_LEVELS), help="monotonicity levels (default 0.2,0.4,0.6,0.8)")
@@ -68,6 +78,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     sizes.add_argument("--queries-per-group", type=int, default=2, help="retrieval queries per group; 0 = every file (default 2)")
     sizes.add_argument("--pairs", type=int, default=200, help="pairs per side of the common-area test (default 200)")
     sizes.add_argument("--bins", type=int, default=20, help="histogram bins of the common-area test (default 20)")
+    energy = parser.add_argument_group("energy control (so that loudness alone cannot rank pairs or tell groups apart)")
+    energy.add_argument("--gain-db", type=_gain_range, default=DEFAULT_CLIP_GAIN_DB, metavar="LOW,HIGH",
+                        help="one random gain per clip, the same for both files of a pair (default -20,0; 0,0 = none)")
+    energy.add_argument("--absolute-noise", action="store_true",
+                        help="additive noise at the JND data's absolute amplitudes instead of an SNR to the clean clip")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -120,12 +135,14 @@ def run(args) -> int:
     try:
         if "monotonicity" in protocols:
             clips = load_clips(args.corpus, args.contents, args.seconds, args.sample_rate)
-            test_set = build_monotonicity_set(clips, args.families, args.combinations, args.levels, args.sample_rate, args.seed, progress)
+            test_set = build_monotonicity_set(clips, args.families, args.combinations, args.levels, args.sample_rate, args.seed, progress,
+                                              gain_db=args.gain_db, relative_noise=not args.absolute_noise)
             print(f"monotonicity: {len(test_set.pairs)} pairs", file=sys.stderr)
             results.append(suite.run_monotonicity(scorers, test_set, progress))
         if "common-area" in protocols or "retrieval" in protocols:
             clips = load_clips(args.corpus, args.files_per_group, args.seconds, args.sample_rate)
-            groups = build_acoustic_groups(clips, args.groups, args.sample_rate, args.seed, progress)
+            groups = build_acoustic_groups(clips, args.groups, args.sample_rate, args.seed, progress,
+                                           gain_db=args.gain_db, relative_noise=not args.absolute_noise)
             if "common-area" in protocols:
                 print(f"common area: {len(groups.keys)} files in {len(args.groups)} groups", file=sys.stderr)
                 results.append(suite.run_common_area(scorers, groups, args.pairs, args.bins, args.seed, progress))

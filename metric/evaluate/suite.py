@@ -68,6 +68,8 @@ def run_monotonicity(scorers: Sequence[Scorer], test_set: PairSet, progress: boo
             "families": sorted(set(families)),
             "levels": sorted(set(levels.tolist())),
             "combined_pairs": int(combined.sum()),
+            "clip_gain_db": [min(item.get("gain_db", 0.0) for item in test_set.info),
+                             max(item.get("gain_db", 0.0) for item in test_set.info)] if test_set.info else [],
         },
         "metrics": metrics,
         "raw": {"families": families, "levels": levels.tolist(), "distances": raw},

@@ -10,6 +10,14 @@
   each the same clips perturbed identically: same acoustics, different content inside
   a group. MP@K retrieves within it; the common-area test samples pairs from it.
 
+Both are *energy-controlled* by default, so that a metric cannot pass them by measuring
+energy: additive noise is set relative to the clean clip (its level is an SNR,
+``relative_to_signal=True`` of :mod:`metric.perturb`), every other family uses its own
+parameter, and every clip gets one random gain (uniform in ``gain_db``, default -20..0 dB,
+the range the paper's metric is trained to ignore), the same for the clean and the
+perturbed file of a pair and different across clips. ``gain_db=(0, 0)`` and
+``relative_noise=False`` give the JND data's absolute levels instead.
+
 All randomness comes from explicit seeds, so a test set is the same on every run.
 """
 
@@ -29,6 +37,7 @@ SAMPLE_AUDIO_DIR = Path(__file__).resolve().parents[1] / "assets" / "sample_audi
 DEFAULT_MONOTONICITY_FAMILIES: tuple[str, ...] = ("white_noise", "pink_noise", "reverb", "eq", "mp3", "mulaw", "pops", "dropout")
 DEFAULT_COMBINATIONS: tuple[str, ...] = ("white_noise+reverb", "eq+mp3")
 DEFAULT_LEVELS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
+DEFAULT_CLIP_GAIN_DB: tuple[float, float] = (-20.0, 0.0)  # one random gain per clip (paper's invariance range)
 # Ten acoustic groups: distinct families, and distinct levels of the same family.
 DEFAULT_GROUPS: tuple[str, ...] = (
     "white_noise:0.3",
@@ -167,13 +176,25 @@ def load_clips(
     return clips
 
 
-def _apply(spec: str, waveform: np.ndarray, sample_rate: int, seed: int, sources: Sequence[np.ndarray]) -> np.ndarray:
-    from metric.perturb import Chain
+def _apply(spec: str, waveform: np.ndarray, sample_rate: int, seed: int, sources: Sequence[np.ndarray],
+           relative_noise: bool = True) -> np.ndarray:
+    from metric.perturb import ADDITIVE_NOISE_FAMILIES, Chain
 
-    chain = Chain.parse(spec)
-    # babble needs other talkers: use the other clips of the test set
-    links = [(l.family, l.level, {"sources": list(sources)} if l.family == "babble" else {}) for l in chain.links]
+    links = []
+    for link in Chain.parse(spec).links:
+        options = {"sources": list(sources)} if link.family == "babble" else {}  # babble: the set's other clips
+        if relative_noise and link.family in ADDITIVE_NOISE_FAMILIES:
+            options["relative_to_signal"] = True
+        links.append((link.family, link.level, options))
     return Chain(links)(waveform, sample_rate, seed=seed)
+
+
+def clip_gain(gain_db: tuple[float, float], *seed_parts) -> float:
+    """A linear gain uniform in ``gain_db`` (dB), drawn from a seed made of ``seed_parts``."""
+    low, high = float(gain_db[0]), float(gain_db[1])
+    if low > high:
+        raise ValueError(f"gain_db must be (low, high) in dB, got {gain_db}")
+    return float(10.0 ** (np.random.default_rng(stable_seed("gain", *seed_parts)).uniform(low, high) / 20.0))
 
 
 def build_monotonicity_set(
@@ -184,26 +205,32 @@ def build_monotonicity_set(
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     seed: int = 0,
     progress: bool = True,
+    gain_db: tuple[float, float] = DEFAULT_CLIP_GAIN_DB,
+    relative_noise: bool = True,
 ) -> PairSet:
     """Pairs (clean clip, clip perturbed at each level) for each family and each combination.
 
-    A combination ``"a+b"`` applies every family in it at the same level.
+    A combination ``"a+b"`` applies every family in it at the same level. Each clip gets one
+    gain from ``gain_db``, applied to its clean version and every perturbed version (after
+    perturbing); with ``relative_noise`` additive noise is set as an SNR to the clean clip.
     """
     from tqdm.auto import tqdm
 
     result = PairSet(sample_rate)
+    gains = {clip.key: clip_gain(gain_db, seed, clip.key) for clip in clips}
     for clip in clips:
-        result.clips[clip.key] = clip.waveform
+        result.clips[clip.key] = (clip.waveform * gains[clip.key]).astype(np.float32)
     conditions = [(family, family) for family in families] + [(combo, combo) for combo in combinations]
     jobs = [(name, spec, level, clip) for name, spec in conditions for level in levels for clip in clips]
     for name, spec, level, clip in tqdm(jobs, desc="perturbing", unit="clip", leave=False, disable=not progress):
         chain = "+".join(f"{part}:{level:g}" for part in spec.split("+"))
         others = [c.waveform for c in clips if c.key != clip.key]
-        degraded = _apply(chain, clip.waveform, sample_rate, stable_seed(seed, name, level, clip.key), others)
+        degraded = _apply(chain, clip.waveform, sample_rate, stable_seed(seed, name, clip.key), others, relative_noise)
         key = f"monotonicity/{clip.key}|{chain}"
-        result.clips[key] = degraded
+        result.clips[key] = (degraded * gains[clip.key]).astype(np.float32)
         result.pairs.append((clip.key, key))
-        result.info.append({"family": name, "level": float(level), "content": clip.key, "combined": "+" in spec})
+        result.info.append({"family": name, "level": float(level), "content": clip.key, "combined": "+" in spec,
+                            "gain_db": float(20 * np.log10(gains[clip.key]))})
     return result
 
 
@@ -213,12 +240,15 @@ def build_acoustic_groups(
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     seed: int = 0,
     progress: bool = True,
+    gain_db: tuple[float, float] = DEFAULT_CLIP_GAIN_DB,
+    relative_noise: bool = True,
 ) -> GroupSet:
     """Each group spec (``"family:level"`` or a chain ``"a:l+b:l"``) applied to every clip.
 
     A group's files share the perturbation (and its random draws: one seed per group,
     as the contrastive acoustic pairs of CDPAM share perturbation parameters) and
-    differ in content.
+    differ in content. Every file gets its own gain from ``gain_db`` (after perturbing),
+    so that loudness does not tell the groups apart.
     """
     from tqdm.auto import tqdm
 
@@ -229,7 +259,8 @@ def build_acoustic_groups(
     for spec, clip in tqdm(jobs, desc="perturbing", unit="clip", leave=False, disable=not progress):
         others = [c.waveform for c in clips if c.key != clip.key]
         key = f"group/{clip.key}|{spec}"
-        result.clips[key] = _apply(spec, clip.waveform, sample_rate, stable_seed(seed, spec), others)
+        perturbed = _apply(spec, clip.waveform, sample_rate, stable_seed(seed, spec), others, relative_noise)
+        result.clips[key] = (perturbed * clip_gain(gain_db, seed, spec, clip.key)).astype(np.float32)
         result.keys.append(key)
         result.labels.append(spec)
         result.contents.append(clip.key)

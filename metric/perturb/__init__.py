@@ -27,10 +27,11 @@ from metric.extras import require
 
 require("data", feature="metric.perturb (the perturbation engine of `cdpam data`, training and evaluation)")
 
-from .engine import FAMILIES, NEEDS_OPTIONS, Chain, Link, describe, level_mapping, perturb, random_families
+from .engine import ADDITIVE_NOISE_FAMILIES, FAMILIES, NEEDS_OPTIONS, Chain, Link, describe, level_mapping, perturb, random_families
 from .registry import Family, derived_seed, register
 
 __all__ = [
+    "ADDITIVE_NOISE_FAMILIES",
     "FAMILIES",
     "NEEDS_OPTIONS",
     "Chain",

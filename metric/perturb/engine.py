@@ -24,6 +24,7 @@ import numpy as np
 # JND data's: noise, reverberation, equalisation, codecs, damage, band-limiting, phase, gain/shift),
 # which seeded datasets index into, so it is part of their reproducibility.
 from . import noise, room, filters, codecs, damage, bandlimit, phase, gain_shift  # noqa: F401, I001
+from .noise import ADDITIVE_NOISE_FAMILIES
 from .registry import check_level, check_sample_rate, check_waveform, derived_seed, family_rng, get_family, registered_names
 
 FAMILIES: tuple[str, ...] = registered_names()
@@ -58,7 +59,10 @@ def perturb(waveform, sample_rate: int, family: str, level: float, seed: int = 0
         seed: seed of the family's random draws (noise, positions, band shape, ...).
         **options: family-specific inputs: ``sources=`` (babble: arrays at
             ``sample_rate`` or file paths), ``talkers=`` (babble, default 6),
-            ``noise_files=`` (noise_file: paths or arrays; required).
+            ``noise_files=`` (noise_file: paths or arrays; required),
+            ``relative_to_signal=True`` (the families of ``ADDITIVE_NOISE_FAMILIES``:
+            the level is an SNR, not an absolute amplitude), ``impulse_responses=``
+            (reverb: measured room responses, paths or arrays).
 
     Returns:
         ``np.float32`` array of ``T`` samples, hard-clipped to [-1, 1].

@@ -31,6 +31,7 @@ NOISE_RMS_MIN = 1e-4
 NOISE_RMS_MAX = 0.08
 RELATIVE_SNR_DB = (55.0, -3.0)  # level 0 .. 1 with relative_to_signal=True
 BABBLE_TALKERS = 6
+ADDITIVE_NOISE_FAMILIES = ("white_noise", "pink_noise", "brown_noise", "babble", "noise_file")  # take relative_to_signal
 
 
 def _relative_snr_db(level: float) -> float:
