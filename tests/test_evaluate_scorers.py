@@ -104,3 +104,22 @@ def test_stoi_on_too_little_speech_is_unscored_not_a_placeholder():
     x[:3000] = 0.3 * np.sin(0.1 * np.arange(3000))
     with pytest.warns(UserWarning, match="too little active speech"):
         assert np.isnan(build_scorer("stoi").score(x, x, 16000))
+
+
+def test_baselines_join_every_report_one_untrained_network_per_width(tmp_path):
+    import torch
+
+    from metric.evaluate.scorers import CDPAMScorer, untrained_network
+    from metric.model import CDPAMNetwork
+    from metric.weights import save_network
+
+    narrow = save_network(CDPAMNetwork(encoder_layers=8, encoder_base_channels=4), tmp_path / "narrow.pt")
+    names = [s.name for s in build_scorers(["cdpam", "sisdr"], [narrow])]
+    assert names == ["cdpam", "sisdr", "cdpam[narrow]", "mse", "untrained[16x64]", "untrained[8x4]"]
+    assert [s.name for s in build_scorers(["cdpam", "mse"], [narrow])].count("mse") == 1
+    assert [s.name for s in build_scorers(["sisdr"], baselines=False)] == ["sisdr"]
+    # the untrained row is the seeded initialisation of that architecture, not the trained weights
+    first, again = untrained_network({"encoder_layers": 8, "encoder_base_channels": 4}), untrained_network({"encoder_layers": 8, "encoder_base_channels": 4})
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    trained = build_scorers([], [narrow], baselines=False)[0]
+    assert isinstance(trained, CDPAMScorer) and trained.architecture == {"encoder_layers": 8, "encoder_base_channels": 4}

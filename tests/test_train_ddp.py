@@ -22,7 +22,7 @@ def test_two_process_ddp_on_gloo(tmp_path):
         sys.executable, "-m", "metric.cli", "train", "stage=contrastive", "preset=toy_fast", f"output_dir={folder}",
         "trainer.accelerator=cpu", "trainer.strategy=ddp", "trainer.devices=2", "threads=1",
         "data.segment_seconds=0.25", "data.train_size=8", "data.val_size=4", "optim.batch_size=2",
-        "trainer.max_steps=2", "trainer.enable_progress_bar=false", "evaluation.monotonicity=false",
+        "trainer.max_steps=2", "trainer.enable_progress_bar=false", "evaluation.enabled=false",
         "stage.augment.silence_seconds=0.05", f"debug.trace_batches={trace}",
     ]
     env = {key: value for key, value in os.environ.items() if key not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "NODE_RANK")}

@@ -14,7 +14,7 @@ from metric.perturb import perturb
 from metric.train.runner import compose_config, run
 
 FAST = ["model=tiny", "stage.init_from=null", "optim.batch_size=2", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false", "evaluation.monotonicity=false"]
+        "trainer.enable_progress_bar=false", "evaluation.enabled=false"]
 
 
 def test_jnd_stage_on_the_official_label_files(tmp_path):

@@ -23,7 +23,7 @@ def _command(folder: Path, *extra: str) -> list[str]:
         sys.executable, "-m", "metric.cli", "train", "stage=contrastive", "preset=toy_fast", f"output_dir={folder}",
         "data.segment_seconds=0.25", f"data.train_size={ITEMS}", "data.val_size=2", f"optim.batch_size={BATCH}",
         f"trainer.max_epochs={EPOCHS}", "checkpoint.every_n_steps=2", "trainer.enable_progress_bar=false",
-        "trainer.limit_val_batches=1", "evaluation.monotonicity=false", "export.enabled=false", "threads=1",
+        "trainer.limit_val_batches=1", "evaluation.enabled=false", "export.enabled=false", "threads=1",
         "stage.augment.silence_seconds=0.05", f"debug.trace_batches={folder / 'trace.jsonl'}", *extra,
     ]
 

@@ -26,7 +26,7 @@ FAST = [
     "optim.batch_size=4",
     "trainer.max_steps=2",
     "trainer.enable_progress_bar=false",
-    "evaluation.monotonicity=false",
+    "evaluation.enabled=false",
     "stage.augment.silence_seconds=0.05",
 ]
 

@@ -60,6 +60,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("protocol", choices=PROTOCOLS, help="'all' = monotonicity + common-area + retrieval (+ 2afc/mos when their CSVs are given)")
     parser.add_argument("--metrics", type=_csv_list, default=list(DEFAULT_METRICS),
                         help=f"comma-separated metrics from {', '.join(METRIC_NAMES)} or checkpoint:PATH (default: {','.join(DEFAULT_METRICS)})")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="leave out the baseline rows (mse, and an untrained network of each CDPAM width) added by default")
     parser.add_argument("--weights", action="append", default=[], metavar="PATH",
                         help="a CDPAM checkpoint trained with this project, scored as an extra metric (repeatable)")
     parser.add_argument("--corpus", default="toy", help="'toy' (embedded corpus, test split; 'toy:train' for another split), 'sample' (the 3 official clips) or a folder of audio files")
@@ -125,7 +127,7 @@ def run(args) -> int:
         print("cdpam evaluate mos needs --mos CSV (header reference,degraded,mos,speaker,condition); see docs/evaluation.md", file=sys.stderr)
         return 2
     try:
-        scorers = build_scorers(args.metrics, args.weights)
+        scorers = build_scorers(args.metrics, args.weights, baselines=not args.no_baselines)
     except (ValueError, FileNotFoundError) as error:
         print(f"cdpam evaluate: {error}", file=sys.stderr)
         return 2

@@ -24,7 +24,11 @@ covl        other rates resampled as for PESQ)
 ==========  ==============================================================  =========
 
 A checkpoint trained with this project is scored as ``checkpoint:PATH`` (or
-``--weights PATH`` on the command line). DPAM's weights are not distributable
+``--weights PATH`` on the command line). :func:`build_scorers` adds two *baselines* by
+default, so that every report shows what a trivial metric reaches on the same pairs:
+``mse``, and for each CDPAM network width an untrained network of that width
+(``untrained[LxB]``: L layers, base width B, seeded initialisation, its own random
+loss-net as distance). DPAM's weights are not distributable
 offline, so only CDPAM's official weights (from the ``cdpam`` PyPI package) are
 available as a learned baseline.
 """
@@ -161,16 +165,18 @@ def _composite_measure(key: str) -> Callable[[np.ndarray, np.ndarray, int], floa
 
 
 class CDPAMScorer(Scorer):
-    """CDPAM distance from the official weights or a checkpoint of this project.
+    """CDPAM distance from the official weights, a checkpoint of this project or a :class:`metric.CDPAMNetwork`.
 
     Pairs are scored from cached acoustic embeddings: each distinct recording runs
     through the encoder once, however many pairs it is part of (an all-pairs
     retrieval test costs N encoder passes, not N^2).
     """
 
-    def __init__(self, weights: str | Path = "official", name: str | None = None, batch_size: int = 4):
+    def __init__(self, weights: str | Path | object = "official", name: str | None = None, batch_size: int = 4):
+        from metric.model import CDPAMNetwork
+
         super().__init__(name or "cdpam", self._pair_distance, higher_is_better=False)
-        self.weights = weights if str(weights) == "official" else Path(weights)
+        self.weights = weights if isinstance(weights, CDPAMNetwork) or str(weights) == "official" else Path(weights)
         self.batch_size = batch_size
         self._embeddings: dict[tuple, object] = {}
         self._metrics: dict[int, object] = {}
@@ -191,7 +197,7 @@ class CDPAMScorer(Scorer):
             return float(self.metric(sample_rate)(reference.astype(np.float32), degraded.astype(np.float32))[0])
 
     @staticmethod
-    def _cache_key(key: Hashable, waveform: np.ndarray, sample_rate: int) -> tuple:
+    def cache_key(key: Hashable, waveform: np.ndarray, sample_rate: int) -> tuple:
         # The audio's checksum is part of the key: two test sets may reuse a name for other audio.
         audio = np.ascontiguousarray(waveform, dtype=np.float32)
         return (key, sample_rate, len(audio), zlib.crc32(audio.tobytes()))
@@ -201,7 +207,7 @@ class CDPAMScorer(Scorer):
         import torch
 
         metric = self.metric(sample_rate)
-        cache_keys = {key: self._cache_key(key, clips[key], sample_rate) for key in dict.fromkeys(keys)}
+        cache_keys = {key: self.cache_key(key, clips[key], sample_rate) for key in dict.fromkeys(keys)}
         missing = [key for key, cache_key in cache_keys.items() if cache_key not in self._embeddings]
         by_length: dict[int, list[Hashable]] = {}
         for key in missing:
@@ -238,6 +244,28 @@ class CDPAMScorer(Scorer):
     def clear_cache(self) -> None:
         self._embeddings.clear()
 
+    @property
+    def architecture(self) -> dict[str, int]:
+        """``encoder_layers`` and ``encoder_base_channels`` of the network scored."""
+        return self.metric(22050).network.architecture
+
+
+def untrained_network(architecture: dict[str, int], seed: int = 0):
+    """A :class:`metric.CDPAMNetwork` of ``architecture`` at its seeded random initialisation (eval mode)."""
+    import torch
+
+    from metric.model import CDPAMNetwork
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return CDPAMNetwork(**architecture).eval()
+
+
+def untrained_scorer(architecture: dict[str, int], seed: int = 0) -> CDPAMScorer:
+    """The baseline row of a CDPAM network: the same architecture, untrained (``untrained[LxB]``)."""
+    name = f"untrained[{architecture['encoder_layers']}x{architecture['encoder_base_channels']}]"
+    return CDPAMScorer(untrained_network(architecture, seed), name=name)
+
 
 # ---------------------------------------------------------------- registry
 
@@ -273,10 +301,20 @@ def build_scorer(name: str) -> Scorer:
     raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRIC_NAMES)} or checkpoint:PATH")
 
 
-def build_scorers(names: Sequence[str], weights: Sequence[str | Path] = ()) -> list[Scorer]:
-    """Scorers for ``names`` plus one ``cdpam[...]`` scorer per checkpoint in ``weights``."""
+def build_scorers(names: Sequence[str], weights: Sequence[str | Path] = (), baselines: bool = True) -> list[Scorer]:
+    """Scorers for ``names`` plus one ``cdpam[...]`` scorer per checkpoint in ``weights``.
+
+    With ``baselines`` (default), ``mse`` is added if absent and, after the CDPAM scorers, one
+    untrained network per distinct architecture among them (:func:`untrained_scorer`).
+    """
     scorers = [build_scorer(name) for name in names if name]
     scorers += [build_scorer(f"checkpoint:{path}") for path in weights]
+    if baselines:
+        if not any(s.name == "mse" for s in scorers):
+            scorers.append(build_scorer("mse"))
+        architectures = [s.architecture for s in scorers if isinstance(s, CDPAMScorer)]
+        for architecture in [dict(t) for t in dict.fromkeys(tuple(sorted(a.items())) for a in architectures)]:
+            scorers.append(untrained_scorer(architecture))
     seen = set()
     for scorer in scorers:
         if scorer.name in seen:

@@ -3,7 +3,8 @@
 ``run(config)``: check the output folder (before anything heavy), build the stage's module and
 data, train with Lightning (progress bar, TensorBoard + CSV logs, atomic ``last.ckpt`` every
 N steps, resume), then on rank 0 export the network with :func:`metric.weights.save_network`
-and, after stage (a), measure noise monotonicity. Files in ``output_dir``:
+and, after stage (a), write its report beside an untrained network of the same shape and MSE
+(:mod:`.evaluation`). Files in ``output_dir``:
 
 * ``config.yaml``  the resolved config of the latest start (beside the checkpoint);
 * ``run.json``     seed, versions, command line and the outcome of every start;
@@ -197,16 +198,13 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
         path = save_network(network, str(cfg.export.path), stage=cfg.stage.name, data=cfg.data.name, seed=str(cfg.seed),
                             global_step=str(trainer.global_step))
         summary["export"] = str(path)
-    if cfg.evaluation.monotonicity:
-        from .evaluation import noise_monotonicity
+    if cfg.evaluation.enabled:
+        from .evaluation import report_table, stage_a_report
 
-        network = module.export_network()
         ev = cfg.evaluation
-        options = dict(corpus=ev.corpus, families=list(ev.families), levels=list(ev.levels), clips=int(ev.clips),
-                       seconds=float(ev.seconds), seed=int(cfg.seed))
-        summary["monotonicity"] = noise_monotonicity(network, **options)
-        if ev.get("compare_untrained"):
-            torch.manual_seed(int(cfg.seed))
-            summary["monotonicity_untrained"] = noise_monotonicity(_network(cfg), **options)
+        summary["evaluation"] = stage_a_report(module.export_network(), corpus=ev.corpus, monotonicity_clips=int(ev.monotonicity_clips),
+                                               group_files=int(ev.group_files), seconds=float(ev.seconds),
+                                               held_out_pairs=int(ev.held_out_pairs), seed=int(cfg.seed))
+        print(report_table(summary["evaluation"]), file=sys.stderr)
     _update_last(folder, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), summary=summary)
     return summary
