@@ -48,8 +48,9 @@ def test_evaluate_all_with_fast_metrics_writes_json_markdown_and_plots(tmp_path,
     assert retrieval["test_set"]["ceiling"] == {"mp@10": 1.0, "mp@20": 0.5}
     assert retrieval["metrics"]["lsd"]["mp@20"] <= 0.5
     table = (out / "results.md").read_text()
-    assert "| metric | Mono ↑ | ComArea ↓ | MP@10 ↑ | MP@20 ↑ |" in table
-    assert "| CDPAM (paper) | 0.890 | 0.320 | 0.920 | 0.870 |" in table
+    assert "| metric | Mono ↑ | Mono within ↑ | ComArea ↓ | MP@10 ↑ | MP@20 ↑ |" in table
+    assert "| CDPAM (paper) | 0.890 | – | 0.320 | 0.920 | 0.870 |" in table
+    assert mono["metrics"]["mse"]["mono_within_content"] == pytest.approx(1.0)  # within a recording, more noise = more error
     for name in ("monotonicity_mse.png", "common_area_lsd.png"):
         assert (out / name).stat().st_size > 5000
     assert "| sisdr |" in capsys.readouterr().out
@@ -92,7 +93,7 @@ def test_cdpam_on_a_tiny_monotonicity_set(tmp_path):
     out = tmp_path / "eval"
     code = main(
         ["evaluate", "monotonicity", "--metrics", "cdpam", *TINY, "--out", str(out), "--contents", "1",
-         "--families", "white_noise", "--combinations", "", "--levels", "0.1,0.9", "--no-plots"]
+         "--families", "white_noise", "--combinations", "", "--levels", "0.1,0.9", "--no-plots", "--no-baselines"]
     )
     assert code == 0
     result = json.loads((out / "results.json").read_text())["results"][0]
@@ -119,7 +120,7 @@ def test_a_checkpoint_is_scored_beside_the_official_weights(tmp_path):
     out = tmp_path / "eval"
     code = main(
         ["evaluate", "monotonicity", "--metrics", "cdpam", "--weights", str(checkpoint), *TINY, "--out", str(out),
-         "--contents", "1", "--families", "pops", "--combinations", "", "--levels", "0.2,0.8", "--no-plots"]
+         "--contents", "1", "--families", "pops", "--combinations", "", "--levels", "0.2,0.8", "--no-plots", "--no-baselines"]
     )
     assert code == 0
     result = json.loads((out / "results.json").read_text())["results"][0]
