@@ -44,3 +44,19 @@ def test_held_out_pair_accuracy_counts_nearest_positives_against_chance():
         assert accuracy[kind] in {i / 8 for i in range(9)}  # 8 views, each right or wrong
     # the pairs are the training recipe's, seeded: the same network gets the same figures
     assert held_out_pair_accuracy(untrained_network(TINY), toy.utterances("test", 22050), pairs=4, seconds=0.5) == accuracy
+
+
+@pytest.mark.slow
+def test_a_stage_a_run_ends_with_its_report_beside_the_baselines(tmp_path):
+    from metric.train.runner import compose_config, run
+
+    summary = run(compose_config([
+        "stage=contrastive", "data=toy", "preset=toy_fast", "data.segment_seconds=0.25",
+        "stage.augment.silence_seconds=0.05", "data.train_size=64", "data.val_size=16",
+        "trainer.max_epochs=1", "trainer.enable_progress_bar=false", f"output_dir={tmp_path}",
+        "evaluation.monotonicity_clips=2", "evaluation.group_files=6", "evaluation.held_out_pairs=4",
+    ]))
+    rows = summary["evaluation"]["rows"]
+    assert {"trained l1", "untrained l1", "mse"} <= set(rows)
+    assert rows["trained l1"] != pytest.approx(rows["untrained l1"])  # eight steps moved the encoder
+    assert set(summary["evaluation"]["held_out_pairs"]) == {"trained", "untrained"}
