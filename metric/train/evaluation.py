@@ -47,15 +47,17 @@ class EmbeddingScorer(Scorer):
     """Distance between acoustic embeddings of ``network`` (any encoder width): ``l1``, ``cosine`` or ``lossnet``.
 
     Embeddings are cached per recording (name, length and checksum of the audio), so the
-    all-pairs retrieval test embeds each file once.
+    all-pairs retrieval test embeds each file once; scorers of one network may share the
+    cache (``cache=``), so that its three distances embed each file once in all.
     """
 
-    def __init__(self, network: CDPAMNetwork, kind: str = "l1", name: str | None = None, batch_size: int = 8):
+    def __init__(self, network: CDPAMNetwork, kind: str = "l1", name: str | None = None, batch_size: int = 8,
+                 cache: dict[tuple, torch.Tensor] | None = None):
         if kind not in EMBEDDING_DISTANCES:
             raise ValueError(f"kind must be one of {EMBEDDING_DISTANCES}, got {kind!r}")
         super().__init__(name or f"embedding_{kind}", self._unused, higher_is_better=False)
         self.network, self.kind, self.batch_size = network.eval(), kind, batch_size
-        self._embeddings: dict[tuple, torch.Tensor] = {}
+        self._embeddings: dict[tuple, torch.Tensor] = {} if cache is None else cache
 
     def metric(self, sample_rate: int) -> CDPAM:
         return CDPAM(sample_rate, weights=self.network)
@@ -170,8 +172,10 @@ def stage_a_report(network: CDPAMNetwork, corpus: str = "toy:test", monotonicity
     )
 
     untrained = untrained_network(network.architecture, seed)
-    scorers: list[Scorer] = [EmbeddingScorer(network, kind, name=f"trained {kind}") for kind in kinds]
-    scorers += [EmbeddingScorer(untrained, kind, name=f"untrained {kind}") for kind in kinds]
+    scorers: list[Scorer] = []
+    for label, net in (("trained", network), ("untrained", untrained)):
+        cache: dict = {}
+        scorers += [EmbeddingScorer(net, kind, name=f"{label} {kind}", cache=cache) for kind in kinds]
     scorers += [build_scorer(name) for name in BASELINE_SCORERS]
     rate = REPORT_SAMPLE_RATE
     mono_set = build_monotonicity_set(load_clips(corpus, monotonicity_clips, seconds, rate), DEFAULT_MONOTONICITY_FAMILIES,
