@@ -152,9 +152,13 @@ def held_out_pair_accuracy(network: CDPAMNetwork, utterances: Sequence[Any], pai
 
 
 def stage_a_report(network: CDPAMNetwork, corpus: str = "toy:test", monotonicity_clips: int = 6, group_files: int = 12,
-                   seconds: float = 1.0, held_out_pairs: int = 16, kinds: Sequence[str] = EMBEDDING_DISTANCES, seed: int = 0,
-                   progress: bool = False) -> dict[str, Any]:
+                   seconds: float = 1.0, held_out_pairs: int = 32, kinds: Sequence[str] = EMBEDDING_DISTANCES, seed: int = 0,
+                   untrained_seed: int | None = None, progress: bool = False) -> dict[str, Any]:
     """The report of a trained network beside an untrained one of the same architecture and MSE (module docstring).
+
+    ``seed`` fixes the test sets, ``untrained_seed`` (default: ``seed``) the untrained network's
+    initialisation, so that several trained runs can be compared on one test set with their own
+    untrained counterparts.
 
     Returns ``{"rows": {scorer: {"mono", "mono_within", "mp@5", "mp@10", "common_area"}}, "per_family": {...},
     "held_out_pairs": {"trained": {...}, "untrained": {...}}, "test_sets": {...}}``. Scorer names are
@@ -171,7 +175,7 @@ def stage_a_report(network: CDPAMNetwork, corpus: str = "toy:test", monotonicity
         load_clips,
     )
 
-    untrained = untrained_network(network.architecture, seed)
+    untrained = untrained_network(network.architecture, seed if untrained_seed is None else untrained_seed)
     scorers: list[Scorer] = []
     for label, net in (("trained", network), ("untrained", untrained)):
         cache: dict = {}
@@ -195,6 +199,7 @@ def stage_a_report(network: CDPAMNetwork, corpus: str = "toy:test", monotonicity
     pairs = {name: held_out_pair_accuracy(net, speech, held_out_pairs, seconds, seed) for name, net in (("trained", network), ("untrained", untrained))}
     return {
         "rows": rows,
+        "seeds": {"test_sets": seed, "untrained": seed if untrained_seed is None else untrained_seed},
         "per_family": {name: mono["metrics"][name]["per_family"] for name in rows},
         "held_out_pairs": pairs,
         "test_sets": {"corpus": corpus, "seconds": seconds, "sample_rate": rate, "monotonicity": mono["test_set"],
@@ -227,15 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", default="toy:test", help="held-out speech: toy:SPLIT or a folder of audio files")
     parser.add_argument("--monotonicity-clips", type=int, default=6)
     parser.add_argument("--group-files", type=int, default=12, help="files per acoustic group (MP@K needs K + 1)")
-    parser.add_argument("--held-out-pairs", type=int, default=16, help="contrastive pairs of each kind")
+    parser.add_argument("--held-out-pairs", type=int, default=32, help="contrastive pairs of each kind")
     parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test sets")
+    parser.add_argument("--untrained-seed", type=int, help="seed of the untrained network's initialisation (default: --seed)")
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)
     limit_blas_threads(1)
     report = stage_a_report(load_network(args.weights), corpus=args.corpus, monotonicity_clips=args.monotonicity_clips,
                             group_files=args.group_files, seconds=args.seconds, held_out_pairs=args.held_out_pairs,
-                            seed=args.seed, progress=True)
+                            seed=args.seed, untrained_seed=args.untrained_seed, progress=True)
     if args.json:
         from metric.evaluate.report import write_json
 

@@ -204,7 +204,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
         ev = cfg.evaluation
         summary["evaluation"] = stage_a_report(module.export_network(), corpus=ev.corpus, monotonicity_clips=int(ev.monotonicity_clips),
                                                group_files=int(ev.group_files), seconds=float(ev.seconds),
-                                               held_out_pairs=int(ev.held_out_pairs), seed=int(cfg.seed))
+                                               held_out_pairs=int(ev.held_out_pairs), seed=int(ev.seed), untrained_seed=int(cfg.seed))
         print(report_table(summary["evaluation"]), file=sys.stderr)
     _update_last(folder, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), summary=summary)
     return summary
