@@ -103,7 +103,9 @@ def test_a_narrow_export_loads_everywhere_the_official_weights_do(contrastive_ru
                  "--levels", "0.2,0.8", "--no-plots"])
     assert code == 0
     distances = json.loads((out / "results.json").read_text())["results"][0]["raw"]["distances"]
-    assert len(distances) == 1 and all(np.isfinite(v) for v in next(iter(distances.values())))
+    # beside it, the baseline rows: MSE and an untrained network of the export's width
+    assert set(distances) == {"cdpam[cdpam_contrastive]", "mse", "untrained[16x8]"}
+    assert all(np.isfinite(v) for values in distances.values() for v in values)
 
 
 def test_jnd_stage_from_a_contrastive_export(contrastive_run, tmp_path):
