@@ -1,10 +1,6 @@
 """``cdpam data``: perturbation families, perturbed datasets on disk, JND download checks.
 
-    cdpam data families                       # every family and its level mapping
-    cdpam data build --toy --output runs/perturbed --families reverb mp3 --levels 0.25 0.5 1
-    cdpam data build --input ~/LibriSpeech/dev-clean --layout librispeech --limit 200 \\
-                     --chain "reverb:0.4+mp3:0.5" --sample-rate 22050 --output runs/libri_perturbed
-    cdpam data check-jnd --root ~/jnd_audio   # are all files of the JND label files there?
+What the user sees is :data:`DESCRIPTION` and :data:`EPILOG` (the examples).
 """
 
 from __future__ import annotations
@@ -13,12 +9,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from metric.perturb import FAMILIES, NEEDS_OPTIONS, describe, level_mapping
+from metric.extras import require
 
-from .build import build_perturbed_dataset, conditions_for
-from .corpora import CORPUS_KINDS, load_corpus
+from . import CORPUS_KINDS
+
+# The perturbation engine, the corpora and torch load only when a command runs (`--help` stays
+# instant); a missing extra is still reported when the command is listed.
+require("data", feature="`cdpam data`")
 
 DEFAULT_LEVELS = (0.25, 0.5, 0.75, 1.0)
+
+DESCRIPTION = """\
+The perturbation families CDPAM is trained and evaluated on, perturbed copies of a corpus
+written to disk with a manifest, and a check of a JND download against the shipped label
+files. Run `cdpam data COMMAND --help` for the options of each command."""
+
+EPILOG = """\
+examples:
+  cdpam data families                       # every family and its level mapping
+  cdpam data build --toy --output runs/perturbed --families reverb mp3 --levels 0.25 0.5 1
+  cdpam data build --input ~/LibriSpeech/dev-clean --layout librispeech --limit 200 \\
+      --chain "reverb:0.4+mp3:0.5" --sample-rate 22050 --output runs/libri_perturbed
+  cdpam data check-jnd --root ~/jnd_audio   # are all files of the JND label files there?"""
 
 
 def _toy_utterances(split: str, sample_rate: int):
@@ -42,6 +54,8 @@ def _babble_sources(sample_rate: int) -> list[str]:
 
 
 def _families(args) -> list[str]:
+    from metric.perturb import FAMILIES, NEEDS_OPTIONS
+
     if args.families:
         unknown = [f for f in args.families if f not in FAMILIES]
         if unknown:
@@ -55,6 +69,9 @@ def _families(args) -> list[str]:
 
 
 def run_build(args) -> int:
+    from .build import build_perturbed_dataset, conditions_for
+    from .corpora import load_corpus
+
     if bool(args.input) == bool(args.toy):
         raise SystemExit("give exactly one of --input DIR or --toy")
     if args.toy:
@@ -85,6 +102,8 @@ def run_build(args) -> int:
 
 
 def run_families(args) -> int:
+    from metric.perturb import FAMILIES, describe, level_mapping
+
     for family in FAMILIES:
         example = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                             for k, v in describe(family, 0.5, args.sample_rate).items())
@@ -109,18 +128,26 @@ def run_check_jnd(args) -> int:
 
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="perturbation families, perturbed datasets, JND checks",
-                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 description=DESCRIPTION, epilog=EPILOG)
     commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
 
-    build = commands.add_parser("build", help="write a perturbed copy of a corpus plus manifest.csv")
+    build = commands.add_parser(
+        "build", help="write a perturbed copy of a corpus plus manifest.csv",
+        description="Write a perturbed copy of a corpus (every chosen family at every level, and any chains) "
+        "plus manifest.csv. An interrupted build resumes where it stopped.",
+        epilog="examples:\n"
+        "  cdpam data build --toy --output runs/perturbed --families reverb mp3 --levels 0.25 0.5 1\n"
+        "  cdpam data build --input ~/LibriSpeech/dev-clean --layout librispeech --limit 200 \\\n"
+        "      --chain \"reverb:0.4+mp3:0.5\" --sample-rate 22050 --output runs/libri_perturbed",
+    )
     source = build.add_argument_group("input (one of)")
     source.add_argument("--input", type=Path, help="corpus folder")
     source.add_argument("--layout", choices=CORPUS_KINDS, default="folder", help="layout of --input (default: any audio folder)")
     source.add_argument("--toy", action="store_true", help="use the embedded toy corpus")
     source.add_argument("--toy-split", default="test", choices=("train", "valid", "test"))
     build.add_argument("--output", type=Path, required=True, help="output folder (created)")
-    build.add_argument("--families", nargs="*", help=f"families (default: all but {', '.join(NEEDS_OPTIONS)})")
+    build.add_argument("--families", nargs="*", help="families (default: all; noise_file only with --noise-files)")
     build.add_argument("--levels", nargs="*", default=list(DEFAULT_LEVELS), help="levels in [0, 1] for every family")
     build.add_argument("--chain", action="append", help="a chain like 'reverb:0.4+mp3:0.5' (repeatable)")
     build.add_argument("--noise-files", nargs="*", type=Path, default=[], help="recordings for the noise_file family")
@@ -135,11 +162,21 @@ def register(subparsers) -> None:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=run_build)
 
-    families = commands.add_parser("families", help="list the perturbation families and their level mappings")
+    families = commands.add_parser(
+        "families", help="list the perturbation families and their level mappings",
+        description="List every perturbation family, how its level in [0, 1] maps to physical parameters, "
+        "and the parameters at level 0.5.",
+        epilog="example:\n  cdpam data families --sample-rate 22050",
+    )
     families.add_argument("--sample-rate", type=int, default=16000)
     families.set_defaults(func=run_families)
 
-    check = commands.add_parser("check-jnd", help="check a JND audio download against the shipped label files")
+    check = commands.add_parser(
+        "check-jnd", help="check a JND audio download against the shipped label files",
+        description="Check that every file the shipped JND label files name is present under --root "
+        "(the folder the JND audio was unzipped into); exit code 1 when any is missing.",
+        epilog="example:\n  cdpam data check-jnd --root ~/jnd_audio",
+    )
     check.add_argument("--root", type=Path, required=True, help="folder the JND audio was unzipped into")
     check.add_argument("--subsets", nargs="*", default=["combined", "linear", "reverb", "eq"])
     check.add_argument("--show", type=int, default=20, help="how many missing files to list")

@@ -31,8 +31,9 @@ from torch.utils.data import Dataset
 
 from metric.io import read_audio
 
+from . import CORPUS_KINDS
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
-CORPUS_KINDS = ("folder", "librispeech", "vctk", "ljspeech")
 
 
 @dataclass(frozen=True)

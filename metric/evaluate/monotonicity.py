@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from scipy.stats import spearmanr
 
 
 def spearman(x, y) -> float:
@@ -23,6 +22,8 @@ def spearman(x, y) -> float:
         raise ValueError("need two sequences of the same length >= 2")
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    from scipy.stats import spearmanr  # here, not at the top: `cdpam evaluate --help` must not load SciPy
+
     return float(spearmanr(x, y).statistic)
 
 

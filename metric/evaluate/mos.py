@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 
 def cell_means(values, speakers, conditions) -> dict[tuple[str, str], float]:
@@ -50,6 +49,8 @@ def mos_spearman(distances, mos, speakers, conditions) -> float:
     ratings = [mean_mos[cell] for cell in cells]
     if np.ptp(similarity) == 0 or np.ptp(ratings) == 0:
         return float("nan")  # a constant has no rank correlation
+    from scipy.stats import spearmanr  # here, not at the top: `cdpam evaluate --help` must not load SciPy
+
     return float(spearmanr(similarity, ratings).statistic)
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 
 from metric.extras import require
-from metric.resample import resample
 
 PESQ_RATES = {8000: "nb", 16000: "wb"}
 PESQ_RESAMPLE_RATE = 16000
@@ -33,6 +31,10 @@ def to_pesq_rate(signal, sample_rate: int) -> tuple[np.ndarray, int]:
     """
     if sample_rate in PESQ_RATES:
         return np.asarray(signal, dtype=np.float64), sample_rate
+    import torch  # only here: importing the evaluation package (and `cdpam evaluate --help`) stays torch-free
+
+    from metric.resample import resample
+
     tensor = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))
     return resample(tensor, sample_rate, PESQ_RESAMPLE_RATE).numpy().astype(np.float64), PESQ_RESAMPLE_RATE
 
