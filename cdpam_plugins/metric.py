@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
 
 from metric.audio import LengthsLike
+from metric.dependency_warnings import ignoring_dependency_warnings
 from metric.functional import Weights
 from metric.module import CDPAM
 
 from ._shapes import lengths_argument, paired_batch
+
+with ignoring_dependency_warnings():  # torchmetrics 0.11 warns about pkg_resources on import
+    from torchmetrics import Metric
 
 
 class CDPAMMetric(Metric):

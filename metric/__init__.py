@@ -26,6 +26,8 @@ __all__ = [
 __all__ += ["read_audio", "resample_waveform", "MultiResolutionSTFTLoss", "atomic_torch_save", "atomic_write_bytes",
             "composite", "pesq",
             "stoi", "si_sdr", "toy", "prepare_enhancement_data", "read_enhancement_manifest"]
+# Quiet runs: the notices of dependencies that cannot be fixed here, filtered in one place.
+__all__ += ["ignoring_dependency_warnings", "hide_lightning_tips"]
 
 # public name -> (module, attribute); the attribute None means the module itself
 _LAZY = {
@@ -49,6 +51,8 @@ _LAZY = {
     "toy": ("metric.data.toy", None),
     "prepare_enhancement_data": ("metric.data.enhancement", "prepare_enhancement_data"),
     "read_enhancement_manifest": ("metric.data.enhancement", "read_enhancement_manifest"),
+    "ignoring_dependency_warnings": ("metric.dependency_warnings", "ignoring_dependency_warnings"),
+    "hide_lightning_tips": ("metric.dependency_warnings", "hide_lightning_tips"),
 }
 
 if _TYPE_CHECKING:  # the same names for type checkers and IDEs
@@ -56,6 +60,7 @@ if _TYPE_CHECKING:  # the same names for type checkers and IDEs
     from .audio import MODEL_SAMPLE_RATE, AudioInputError
     from .data import toy
     from .data.enhancement import prepare_enhancement_data, read_enhancement_manifest
+    from .dependency_warnings import hide_lightning_tips, ignoring_dependency_warnings
     from .evaluate.composite import composite
     from .evaluate.pesq_stoi import pesq, stoi
     from .evaluate.scorers import si_sdr

@@ -62,3 +62,12 @@ def _drop_unimportable_lazy_modules() -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     _drop_unimportable_lazy_modules()
+
+
+def pytest_configure(config):
+    """Hide exactly what dependencies emit and the project cannot fix (metric/dependency_warnings.py)."""
+    from metric.dependency_warnings import hide_lightning_tips, pytest_filters
+
+    for line in pytest_filters():
+        config.addinivalue_line("filterwarnings", line)
+    hide_lightning_tips()

@@ -19,11 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from metric.atomic import atomic_write_bytes as _atomic_write_bytes
+from metric.dependency_warnings import ignoring_dependency_warnings
+
+with ignoring_dependency_warnings():  # Lightning imports torchmetrics, which may warn (see there)
+    import pytorch_lightning as pl
 
 LAST_CHECKPOINT = "last.ckpt"
 PROGRESS_FILE = "progress.json"
@@ -75,7 +78,7 @@ class PeriodicCheckpoint(pl.Callback):
     def save(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking or trainer.global_step == self._last_saved_step:
             return
-        trainer.save_checkpoint(self.path)  # every rank calls it; rank 0 writes
+        trainer.save_checkpoint(self.path, weights_only=False)  # the full state: resuming needs the loops  # every rank calls it; rank 0 writes
         self._last_saved_step = trainer.global_step
         if trainer.is_global_zero:
             progress = {"global_step": trainer.global_step, "epoch": trainer.current_epoch,

@@ -20,17 +20,20 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from metric.audio import to_model_input
 from metric.data.augment import SilenceAndGain
+from metric.dependency_warnings import ignoring_dependency_warnings
 from metric.model import CDPAMNetwork, ProjectionHead, split_embedding
 from metric.weights import load_parts
 
 from .losses import judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
+
+with ignoring_dependency_warnings():  # Lightning imports torchmetrics, which may warn (see there)
+    import pytorch_lightning as pl
 
 
 def _fingerprint(module: nn.Module) -> list[float]:

@@ -20,11 +20,12 @@ import os
 import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
+
+from metric.dependency_warnings import hide_lightning_tips, ignoring_dependency_warnings
 
 from .checkpointing import LAST_CHECKPOINT, MB, OutputDirError, atomic_write_text, check_output_dir, required_free_bytes
 from .data import STAGE_DATA, ConfigError
@@ -164,8 +165,8 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
 
     checkpoints = PeriodicCheckpoint(folder, int(cfg.checkpoint.every_n_steps))
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    hide_lightning_tips()
+    with ignoring_dependency_warnings():
         trainer = pl.Trainer(
             **trainer_args,
             default_root_dir=str(folder),
