@@ -40,6 +40,11 @@ KNOWN_WARNINGS: tuple[DependencyWarning, ...] = (
         "Drop when an Asteroid release allows torchmetrics 1.x.",
     ),
     DependencyWarning(
+        FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated", r"pytorch_lightning\.utilities\._pytree",
+        "Lightning 2.6 still builds torch's LeafSpec, which torch 2.13 deprecates; raised on every Trainer.fit. "
+        "Drop when the pinned Lightning no longer does (constraints.txt).",
+    ),
+    DependencyWarning(
         UserWarning, r"The '\w+_dataloader' does not have many workers", r"(pytorch_)?lightning",
         "Lightning advises DataLoader workers whenever num_workers is below the core count; the training "
         "stages and the recipes load in the main process by default on purpose (the data is small and "

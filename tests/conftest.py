@@ -47,14 +47,16 @@ def _drop_unimportable_lazy_modules() -> None:
     and aborts the whole session. Nothing imports those integrations here.
     """
     import sys
-
     import types
+    import warnings
 
     for name, module in list(sys.modules.items()):
         if type(module) is types.ModuleType:  # only lazy/redirecting subclasses import on access
             continue
         try:
-            getattr(module, "__file__", None)
+            with warnings.catch_warnings():  # a redirecting placeholder warns when probed; nothing uses it
+                warnings.simplefilter("ignore")
+                getattr(module, "__file__", None)
         except Exception:
             del sys.modules[name]
 

@@ -46,7 +46,7 @@ def test_system_fit_decreases_cdpam_loss(tmp_path, combined):
     recorder = RecordLosses()
     trainer = Trainer(
         max_epochs=6, logger=CSVLogger(tmp_path), callbacks=[recorder], enable_checkpointing=False,
-        enable_progress_bar=False, accelerator="cpu", num_sanity_val_steps=0, limit_val_batches=0,
+        enable_progress_bar=False, accelerator="cpu", num_sanity_val_steps=0, limit_val_batches=0, log_every_n_steps=1,
     )
     trainer.fit(system)
     losses = recorder.losses

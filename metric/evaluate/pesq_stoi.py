@@ -47,6 +47,8 @@ def pesq(reference, degraded, sample_rate: int) -> float:
 
     reference, _ = to_pesq_rate(reference, sample_rate)
     degraded, sample_rate = to_pesq_rate(degraded, sample_rate)
+    if not (np.any(reference) and np.any(degraded)):  # the pesq package would divide by a zero peak
+        raise ValueError("PESQ is undefined for this pair (a silent signal: no speech found)")
     try:
         return float(pesq_mos_lqo(sample_rate, reference, degraded, PESQ_RATES[sample_rate]))
     except PesqError as error:
