@@ -14,7 +14,7 @@ cdpam-plugins itself never touches another package's files and does not need tor
 normal machine, where torch and torchaudio come as a matching pair, none of this is needed.
 
     python scripts/dev_torchaudio_cpu.py          # report
-    python scripts/dev_torchaudio_cpu.py --fix    # report and repair
+    python scripts/dev_torchaudio_cpu.py --fix    # repair; silent when nothing needs doing
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def torchaudio_imports() -> tuple[bool, str]:
     result = subprocess.run(
         [sys.executable, "-c", "import torchaudio"], capture_output=True, text=True, timeout=300
     )
-    last = (result.stderr.strip().splitlines() or [""])[-1]
+    last = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}, nothing on stderr"])[-1]
     return result.returncode == 0, last
 
 
@@ -61,20 +61,27 @@ def main(argv=None) -> int:
     parser.add_argument("--fix", action="store_true", help="disable torchaudio's extension if it cannot load")
     args = parser.parse_args(argv)
     if torchaudio_lib_dir() is None:
-        print("torchaudio: not installed (nothing to do)")
+        if not args.fix:
+            print("torchaudio: not installed (nothing to do)")
         return 0
     ok, error = torchaudio_imports()
     if ok:
-        print("torchaudio: imports fine")
+        if not args.fix:  # as run by install.sh: a working torchaudio needs no word
+            print("torchaudio: imports fine")
         return 0
-    print(f"torchaudio: import fails ({error})")
     if not args.fix:
+        print(f"torchaudio: import fails ({error})")
         print("run `python scripts/dev_torchaudio_cpu.py --fix` to disable its compiled extension")
         return 1
     moved = disable_torchaudio_extension()
-    ok, error = torchaudio_imports()
-    print(f"torchaudio: disabled {len(moved)} compiled libraries; import now {'works' if ok else 'still fails: ' + error}")
-    return 0 if ok else 1
+    ok, after = torchaudio_imports()
+    if ok:
+        # expected with the CPU torch of constraints.txt: say what was done, calmly, in one line
+        print(f"torchaudio: set up for the CPU build of torch (its CUDA-built extension, {len(moved)} files, "
+              "is disabled in this environment; see scripts/dev_torchaudio_cpu.py)")
+        return 0
+    print(f"torchaudio: import fails ({error}); disabling its compiled extension did not help: {after}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
