@@ -2,6 +2,9 @@
 
 Unreadable, truncated or unpaired files are reported one by one with the
 reason; they do not stop the run, but the exit code is 1 when any pair failed.
+
+`cdpam --help` and `cdpam score --help` import this module, so it imports nothing heavy at
+module level: NumPy, torch and the readers load when a command runs.
 """
 
 from __future__ import annotations
@@ -15,13 +18,23 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
-from .audio import AudioInputError
-from .io import AUDIO_SUFFIXES, AudioFileError, read_audio
-from .weights import WeightsError
+DESCRIPTION = """\
+Print the CDPAM distance between REFERENCE and ESTIMATE (0 = identical, larger = more
+different). Two folders are paired by relative file name (extension ignored) and scored pair by
+pair. Audio at any sample rate is resampled to 22,050 Hz; WAV/FLAC/OGG/MP3 are read with
+soundfile, other formats with ffmpeg when it is installed."""
+
+EPILOG = """\
+examples:
+  cdpam score clean.wav enhanced.wav
+  cdpam score clean_dir/ enhanced_dir/ --csv -o scores.csv
+  cdpam score --demo                        # the bundled example clips"""
 
 
 @dataclass
@@ -38,6 +51,8 @@ def sample_audio_dir() -> Path:
 
 
 def _audio_files(folder: Path) -> dict[str, Path]:
+    from .io import AUDIO_SUFFIXES
+
     files = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
@@ -62,6 +77,8 @@ def pair_paths(reference: Path, estimate: Path) -> tuple[list[tuple[Path, Path]]
 
 
 def _to_mono(samples: np.ndarray, channels: str, path: Path) -> np.ndarray:
+    from .audio import AudioInputError
+
     if samples.shape[0] == 1:
         return samples[0]
     if channels == "mean":
@@ -72,6 +89,12 @@ def _to_mono(samples: np.ndarray, channels: str, path: Path) -> np.ndarray:
 
 
 def score_pair(metric, ref_path: Path, est_path: Path, args) -> PairResult:
+    import torch
+
+    from .audio import AudioInputError
+    from .io import AudioFileError, read_audio
+    from .weights import WeightsError
+
     result = PairResult(str(ref_path), str(est_path))
     try:
         ref, ref_rate = read_audio(ref_path)
@@ -99,6 +122,9 @@ def score_pair(metric, ref_path: Path, est_path: Path, args) -> PairResult:
 
 
 def _make_metric(args):
+    import numpy as np
+    import torch
+
     from .functional import cdpam_distance
 
     device = torch.device(args.device)
@@ -112,6 +138,8 @@ def _make_metric(args):
 
 
 def _summary(results: list[PairResult]) -> dict:
+    import numpy as np
+
     scored = [r.distance for r in results if r.distance is not None]
     return {
         "pairs": len(scored),
@@ -140,6 +168,8 @@ def format_results(results: list[PairResult], fmt: str) -> str:
 
 
 def run(args) -> int:
+    from .weights import WeightsError
+
     if args.demo:
         clips = sample_audio_dir()
         pairs, unpaired = [(clips / "ref.wav", clips / "2.wav"), (clips / "ref.wav", clips / "4.wav")], []
@@ -185,13 +215,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "score",
         help="CDPAM distance between two audio files or two folders",
-        description=(
-            "Print the CDPAM distance between REFERENCE and ESTIMATE (0 = identical, larger = more different). "
-            "Two folders are paired by relative file name (extension ignored) and scored pair by pair. Audio at any "
-            "sample rate is resampled to 22,050 Hz; WAV/FLAC/OGG/MP3 are read with soundfile, other formats with "
-            "ffmpeg when it is installed."
-        ),
-        epilog="Examples: cdpam score clean.wav enhanced.wav | cdpam score clean_dir/ enhanced_dir/ --csv -o scores.csv | cdpam score --demo",
+        description=DESCRIPTION,
+        epilog=EPILOG,
     )
     parser.add_argument("reference", nargs="?", help="reference (clean) file or folder")
     parser.add_argument("estimate", nargs="?", help="estimate (processed) file or folder")

@@ -23,11 +23,6 @@ COMMANDS = [[], ["score"], ["data"], ["data", "build"], ["data", "families"], ["
             ["train"]]
 REST_MARKUP = re.compile(r"``|:(mod|class|func|data|meth|attr):`")
 
-# metric/scoring_cli.py still imports torch and numpy at module level, next to its parser;
-# `cdpam --help` lists every command and so imports it too.
-SCORE_PARSER_IS_HEAVY = pytest.mark.xfail(
-    strict=True, reason="metric.scoring_cli imports torch at module level (its parser must import light modules only)"
-)
 
 
 def _help(command: list[str]) -> tuple[str, list[str]]:
@@ -52,18 +47,14 @@ def _ids(command: list[str]) -> str:
     return " ".join(command) or "cdpam"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [pytest.param(c, marks=SCORE_PARSER_IS_HEAVY) if c in ([], ["score"]) else c for c in COMMANDS],
-    ids=_ids,
-)
+@pytest.mark.parametrize("command", COMMANDS, ids=_ids)
 def test_help_imports_no_heavy_library(command):
     text, heavy = _help(command)
     assert "usage: cdpam" in text
     assert heavy == [], f"`cdpam {' '.join(command)} --help` imported {heavy}"
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c != ["score"]], ids=_ids)
+@pytest.mark.parametrize("command", COMMANDS, ids=_ids)
 def test_help_is_plain_wrapped_text_with_examples(command):
     text, _ = _help(command)
     assert not REST_MARKUP.search(text), REST_MARKUP.search(text).group(0)
