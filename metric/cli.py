@@ -108,22 +108,25 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _register_unavailable(subparsers, command: str, error: MissingExtraError) -> None:
-    """List a command whose extra is not installed; running it says what to install."""
+    """List a command whose extra is not installed; its --help and any run of it say what to install."""
     parser = subparsers.add_parser(command, help=f"(not installed: {install_command(error.extra)})",
-                                   add_help=False)
-    parser.add_argument("ignored", nargs=argparse.REMAINDER)
+                                   description=f"cdpam {command}: {error}")
+    parser.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def explain(_args) -> int:
         print(f"cdpam {command}: {error}", file=sys.stderr)
         return 1
 
-    parser.set_defaults(func=explain)
+    parser.set_defaults(func=explain, unavailable=True)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "unavailable", False):
+        parser.parse_args(argv)  # reports the unknown arguments and exits, as argparse does
+    # an unavailable command takes any arguments: it only says what to install
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -78,3 +78,21 @@ def test_only_the_command_asked_for_is_imported():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['metric.data.cli']"
+
+
+@pytest.mark.parametrize("command", [["data", "--help"], ["evaluate", "--help"], ["data", "build", "--toy"]], ids=" ".join)
+def test_a_command_whose_extra_is_missing_says_what_to_install(command):
+    """In a core install (no SciPy: neither [data] nor [eval]), `--help` answers and a run names the extra."""
+    code = (
+        "import sys\n"
+        "sys.modules['scipy'] = None  # not installed\n"
+        "from metric.cli import main\n"
+        f"sys.exit(main({command!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    extra = "data" if command[0] == "data" else "eval"
+    if "--help" in command:
+        assert result.returncode == 0, result.stderr
+        assert f"pip install 'cdpam-plugins[{extra}]'" in " ".join(result.stdout.split())
+    else:
+        assert result.returncode == 1 and f"pip install 'cdpam-plugins[{extra}]'" in result.stderr, result.stderr
