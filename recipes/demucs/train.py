@@ -20,21 +20,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from demucs.augment import Augmentation
-from demucs.data import NoisyCleanSegments
-from demucs.inference import load_model
-from demucs.losses import EnhancementLoss, make_cdpam_loss
-from demucs.model import CausalDemucs
-from demucs.selection import ValidationObjective
-from demucs.system import EnhancementSystem
-from metric import atomic_torch_save
+from metric import atomic_torch_save, hide_lightning_tips, ignoring_dependency_warnings
+
+with ignoring_dependency_warnings():  # Lightning and Asteroid import torchmetrics, whose 0.11 warns on import
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    from demucs.augment import Augmentation
+    from demucs.data import NoisyCleanSegments
+    from demucs.inference import load_model
+    from demucs.losses import EnhancementLoss, make_cdpam_loss
+    from demucs.model import CausalDemucs
+    from demucs.selection import ValidationObjective
+    from demucs.system import EnhancementSystem
 
 MODEL_FILE = "model.pt"  # the selected model
 LAST_MODEL_FILE = "model_last.pt"  # the model at the end of training
@@ -110,6 +113,7 @@ def train(cfg: DictConfig) -> Path:
     )
     loggers = [TensorBoardLogger(exp_dir / "logs", name="tensorboard"), CSVLogger(exp_dir / "logs", name="csv")]
     max_steps = cfg.trainer.max_steps if cfg.trainer.max_steps is not None else -1
+    hide_lightning_tips()
     trainer = pl.Trainer(
         max_steps=max_steps,
         max_epochs=cfg.trainer.max_epochs if cfg.trainer.max_epochs is not None else -1,
@@ -117,6 +121,7 @@ def train(cfg: DictConfig) -> Path:
         devices=cfg.trainer.devices,
         num_nodes=cfg.trainer.num_nodes,
         strategy=cfg.trainer.strategy,
+        deterministic=cfg.trainer.deterministic,
         val_check_interval=min(cfg.trainer.val_check_interval, max_steps) if max_steps > 0 else cfg.trainer.val_check_interval,
         check_val_every_n_epoch=None,
         limit_val_batches=cfg.trainer.limit_val_batches,
@@ -132,10 +137,11 @@ def train(cfg: DictConfig) -> Path:
     if ckpt_path:
         print(f"Resuming from {ckpt_path}")
     started = time.time()
-    trainer.fit(system, ckpt_path=ckpt_path)
+    with ignoring_dependency_warnings():  # Lightning's own notices (see metric/dependency_warnings.py)
+        trainer.fit(system, ckpt_path=ckpt_path)
     # ModelCheckpoint saves last.ckpt after validations; make it the true end of training so
-    # that a later resume (e.g. with more max_steps) continues from here.
-    trainer.save_checkpoint(last)
+    # that a later resume (e.g. with more max_steps) continues from here (the full state).
+    trainer.save_checkpoint(last, weights_only=False)
     out_path = exp_dir / MODEL_FILE
     if trainer.is_global_zero:
         info = {"variant": cfg.loss.name, "data": cfg.data.name, "steps": int(trainer.global_step),

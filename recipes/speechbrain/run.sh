@@ -11,7 +11,9 @@
 #   2  train + test cdpam.yaml    -> <output>/cdpam/<seed>/...
 #   3  comparison table (PESQ, STOI, CDPAM distance) -> <output>/comparison/comparison.{md,json}
 # Options: --stage N, --stop-stage M, data=toy|valentini, path=DIR (Valentini), output=DIR (default:
-# results/ beside run.sh), seed=N; any other key=value is passed to both train.py runs as --key=value
+# results/ beside run.sh), seed=N, threads=N (torch and BLAS threads of every stage; default 1,
+# the faster setting on 2 shared cores and the one the tables were made with; 0: the libraries'
+# defaults, one per core); any other key=value is passed to both train.py runs as --key=value
 # (a SpeechBrain hparams override, e.g. number_of_epochs=20 batch_size=8 device=cuda:0).
 # Rerunning a training stage continues from its last checkpoint (a finished run only re-tests).
 set -euo pipefail
@@ -23,7 +25,8 @@ data=toy
 path=""
 output=""
 seed=1234
-recipe_options=(data path output seed)
+threads=1
+recipe_options=(data path output seed threads)
 source "$(dirname "$0")/../stages.sh"
 parse_arguments "$@"
 case "$data" in
@@ -43,6 +46,8 @@ if [[ -z "$output" ]]; then output=$PWD/results; else output=$(absolute "$output
 if [[ -n "$path" ]]; then path=$(absolute "$path"); fi
 
 prepared=$output/prepared_$data
+# torch reads OMP_NUM_THREADS when it starts: one fixed count, since a different one gives different numbers
+if [[ "$threads" != 0 ]]; then export OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"; fi
 overrides=(${overrides[@]+"${overrides[@]/#/--}"})  # SpeechBrain's own override syntax: --key=value
 common=(--corpus="$data" --prepared_folder="$prepared" --seed="$seed" --noprogressbar)
 if [[ -n "$path" ]]; then common+=(--data_folder="$path"); fi

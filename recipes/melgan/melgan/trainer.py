@@ -101,6 +101,7 @@ class Trainer:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True)  # with the seed and the fixed thread count: reruns match
 
         self.mel_config, generator, discriminator = build_models(cfg)
         self.mel = LogMelSpectrogram(self.mel_config).to(self.device)
