@@ -18,12 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the recipe's own package, as its scripts import it when run from recipes/demucs/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "demucs"))
 
 import torch  # noqa: E402
 
-from recipes.demucs.losses import EnhancementLoss  # noqa: E402
-from recipes.demucs.model import CausalDemucs  # noqa: E402
+from demucs.losses import EnhancementLoss  # noqa: E402
+from demucs.model import CausalDemucs  # noqa: E402
 
 MODELS = {"toy": {"hidden": 16, "depth": 5}, "paper": {"hidden": 48, "depth": 5}}
 
