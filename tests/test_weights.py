@@ -185,7 +185,8 @@ def test_unsafe_load_appears_exactly_once_and_is_guarded():
         if any(part in {".venv", "venv", "build"} for part in path.parts):
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if re.search(r"weights_only\s*=\s*False", line) and "re.search" not in line:
+            # Lightning's save_checkpoint(..., weights_only=False) writes the full training state; it loads nothing
+            if re.search(r"weights_only\s*=\s*False", line) and "re.search" not in line and "save_checkpoint(" not in line:
                 hits.append((path.relative_to(REPO), number))
     assert len(hits) == 1, hits
     source = (REPO / hits[0][0]).read_text().splitlines()
