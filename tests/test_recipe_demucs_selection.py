@@ -12,10 +12,10 @@ COLUMNS = "epoch,loss,step,train_cdpam,train_l1,train_mag,train_sc,val_cdpam,val
 # Validation values after 100, 200, 300 and 400 steps (Lightning logs the step index, one less),
 # interleaved with training rows that have no validation values.
 LOG = [
-    (99, dict(l1=0.20, sc=0.50, mag=1.00, cdpam=0.40)),   # baseline .350  DEMUCS+CDPAM .370  Finetune .420
-    (199, dict(l1=0.18, sc=0.45, mag=0.90, cdpam=0.45)),  # baseline .315* DEMUCS+CDPAM .3375 Finetune .468
-    (299, dict(l1=0.19, sc=0.46, mag=0.95, cdpam=0.05)),  # baseline .331  DEMUCS+CDPAM .3335 Finetune .069*
-    (399, dict(l1=0.185, sc=0.46, mag=0.93, cdpam=0.10)), # baseline .324  DEMUCS+CDPAM .329* Finetune .1185
+    (99, dict(l1=0.20, sc=0.50, mag=1.00, cdpam=0.40)),   # baseline .350  DEMUCS+CDPAM .470  Finetune .420
+    (199, dict(l1=0.18, sc=0.45, mag=0.90, cdpam=0.45)),  # baseline .315* DEMUCS+CDPAM .450  Finetune .468
+    (299, dict(l1=0.19, sc=0.46, mag=0.95, cdpam=0.05)),  # baseline .331  DEMUCS+CDPAM .346* Finetune .069*
+    (399, dict(l1=0.185, sc=0.46, mag=0.93, cdpam=0.10)), # baseline .324  DEMUCS+CDPAM .354  Finetune .1185
 ]
 
 
@@ -24,7 +24,7 @@ def variant_objective(variant: str, data: str = "toy") -> ValidationObjective:
         cfg = compose("config", overrides=[f"data={data}", f"loss={variant}"])
     from omegaconf import OmegaConf
 
-    return ValidationObjective.from_loss_terms(OmegaConf.to_container(cfg.loss.terms, resolve=True), cfg.loss.cdpam_every)
+    return ValidationObjective.from_loss_terms(OmegaConf.to_container(cfg.loss.terms, resolve=True), cfg.loss.perceptual_every)
 
 
 @pytest.fixture
@@ -43,18 +43,27 @@ def test_each_variant_selects_on_its_own_objective_in_a_crafted_log(metrics_csv)
     assert [row["step"] for row in rows] == [100, 200, 300, 400]
     picks = {variant: best_validation(rows, variant_objective(variant)) for variant in ("baseline", "cdpam", "finetune")}
     assert picks["baseline"]["step"] == 200 and picks["baseline"]["objective"] == pytest.approx(0.315)
-    assert picks["cdpam"]["step"] == 400 and picks["cdpam"]["objective"] == pytest.approx(0.329)
+    assert picks["cdpam"]["step"] == 300 and picks["cdpam"]["objective"] == pytest.approx(0.346)
     assert picks["finetune"]["step"] == 300 and picks["finetune"]["objective"] == pytest.approx(0.069)
 
 
 def test_variant_objectives_follow_their_training_objectives():
     assert variant_objective("baseline").weights == {"l1": 1.0, "sc": 0.1, "mag": 0.1}
-    # Toy DEMUCS+CDPAM: CDPAM weight 1.0 on every 20th step = 0.05 per step on average.
-    assert variant_objective("cdpam").weights == {"l1": 1.0, "sc": 0.1, "mag": 0.1, "cdpam": pytest.approx(0.05)}
+    # Every "DEMUCS + w·P" variant selects on its training objective with its data's weight w (every step).
+    cfg_weights = {"cdpam": 0.3, "pmsqe": 0.015, "stoi": 1.0, "pesq": 0.01}
+    for name, weight in cfg_weights.items():
+        assert variant_objective(name).weights == {"l1": 1.0, "sc": 0.1, "mag": 0.1, name: pytest.approx(weight)}
+        assert variant_objective(name).needs_perceptual
     assert variant_objective("cdpam", "valentini").weights["cdpam"] == pytest.approx(0.3)
+    assert variant_objective("pmsqe").describe() == "1·L1 + 0.1·SC + 0.1·LogMag + 0.015·PMSQE"
     assert variant_objective("finetune").weights == {"l1": 0.1, "cdpam": 1.0}
     assert variant_objective("finetune").describe() == "0.1·L1 + 1·CDPAM"
-    assert not variant_objective("baseline").needs_cdpam and variant_objective("finetune").needs_cdpam
+    assert not variant_objective("baseline").needs_perceptual and variant_objective("finetune").needs_perceptual
+    # A perceptual term every n-th step weighs w / n in the objective, what training applies on average.
+    assert ValidationObjective.from_loss_terms({"l1": 1.0, "perceptual": "stoi", "perceptual_weight": 1.0}, 4).weights == {
+        "l1": 1.0, "stoi": 0.25}
+    with pytest.raises(ValueError, match="unknown perceptual term 'pesk'"):
+        ValidationObjective(perceptual="pesk", perceptual_weight=1.0)
 
 
 def test_missing_values_are_reported():
@@ -94,11 +103,11 @@ def test_validation_scores_cdpam_on_a_fixed_bounded_subset():
     loader = DataLoader(TensorDataset(noisy, clean), batch_size=2, shuffle=False)
     model = CausalDemucs(hidden=2, depth=2)
     distance = RecordingDistance()
-    objective = ValidationObjective(l1=1.0, sc=0.1, mag=0.1, cdpam=0.5)
+    objective = ValidationObjective(l1=1.0, sc=0.1, mag=0.1, perceptual="cdpam", perceptual_weight=0.5)
     system = EnhancementSystem(
         model, torch.optim.Adam(model.parameters()), EnhancementLoss(), loader, loader,
         validation_objective=objective, validation_loss=EnhancementLoss(l1=1.0, sc_factor=1.0, mag_factor=1.0),
-        validation_cdpam=distance, cdpam_items=3, cdpam_seconds=0.01, sample_rate=16000,
+        validation_perceptual=distance, perceptual_items=3, perceptual_seconds=0.01, sample_rate=16000,
     )
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     for _ in range(2):  # the same subset at every validation

@@ -57,8 +57,8 @@ def config(manifest_dir, exp_dir, *overrides):
         return compose("config", overrides=[
             f"data.manifest_dir={manifest_dir}", f"exp_dir={exp_dir}", "model.hidden=4", "model.depth=3",
             "data.batch_size=2", "data.segment_seconds=0.3", "data.stride_seconds=0.25", "data.valid_segment_seconds=0.5",
-            "data.shift=800", "data.val_every.baseline=2", "data.val_every.cdpam=2", "data.val_every.finetune=1",
-            "data.val_batches=1", "data.cdpam_valid_items=2", "data.cdpam_valid_seconds=0.2",
+            "data.shift=800", "data.val_every.from_scratch=2", "data.val_every.fine_tune=1",
+            "data.val_batches=1", "data.perceptual_valid_items=2", "data.perceptual_valid_seconds=0.2",
             "trainer.progress_bar=false", "trainer.log_every_n_steps=1",
             *overrides,
         ])
@@ -66,7 +66,7 @@ def config(manifest_dir, exp_dir, *overrides):
 
 def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path):
     exp = tmp_path / "baseline"
-    cfg = config(manifests, exp, "loss=baseline", "data.max_steps.baseline=3")
+    cfg = config(manifests, exp, "loss=baseline", "data.max_steps.from_scratch=3")
     model_path = train(cfg)
     assert (exp / "checkpoints" / "last.ckpt").exists() and (exp / "checkpoints" / "best.ckpt").exists()
     assert list((exp / "logs" / "tensorboard").rglob("events.out.tfevents.*"))
@@ -84,12 +84,12 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
     assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), load_model(exp / "checkpoints" / "last.ckpt").state_dict().values()))
 
     # Resume: asking for 5 steps continues from step 3 of last.ckpt.
-    train(config(manifests, exp, "loss=baseline", "data.max_steps.baseline=5"))
+    train(config(manifests, exp, "loss=baseline", "data.max_steps.from_scratch=5"))
     assert torch.load(exp / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
 
     # Finetune-CDPAM starts from the baseline's weights and trains on CDPAM (+ a small L1).
     fine = tmp_path / "finetune"
-    cfg = config(manifests, fine, "loss=finetune", f"init_from={model_path}", "data.max_steps.finetune=1",
+    cfg = config(manifests, fine, "loss=finetune", f"init_from={model_path}", "data.max_steps.fine_tune=1",
                  "data.cdpam_segment_seconds=0.1")
     fine_model = load_model(train(cfg))
     metrics = (next((fine / "logs" / "csv").rglob("metrics.csv"))).read_text()
@@ -107,14 +107,14 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
 
 def test_cdpam_variant_logs_the_cdpam_term_and_keeps_its_own_best_checkpoint(manifests, tmp_path):
     exp = tmp_path / "cdpam"
-    cfg = config(manifests, exp, "loss=cdpam", "data.max_steps.cdpam=6", "data.cdpam_segment_seconds=0.1",
-                 "data.cdpam_every=2", "data.val_every.cdpam=2")
-    assert cfg.loss.terms.cdpam_weight > 0 and cfg.loss.terms.cdpam_segment_seconds == 0.1
+    cfg = config(manifests, exp, "loss=cdpam", "data.max_steps.from_scratch=6", "data.cdpam_segment_seconds=0.1",
+                 "loss.perceptual_every=2", "data.val_every.from_scratch=2")
+    assert cfg.loss.terms.perceptual_weight > 0 and cfg.loss.terms.perceptual_segment_seconds == 0.1
     selected = torch.load(train(cfg), weights_only=True)
     metrics_csv = next((exp / "logs" / "csv").rglob("metrics.csv"))
     header = metrics_csv.read_text().splitlines()[0].split(",")
     assert {"train_l1", "train_sc", "train_mag", "train_cdpam", "val_cdpam", "val_l1", "val_loss"} <= set(header)
-    # val_loss is this variant's objective: L1 + 0.1 SC + 0.1 LogMag + (1.0 / 2) CDPAM, and model.pt is
+    # val_loss is this variant's objective: L1 + 0.1 SC + 0.1 LogMag + (0.3 / 2) CDPAM, and model.pt is
     # the checkpoint of its best validation; model_last.pt the end of training.
     objective = ValidationObjective.from_loss_terms(OmegaConf.to_container(cfg.loss.terms, resolve=True), 2)
     rows = read_validation_log(metrics_csv)
@@ -154,7 +154,7 @@ def untrained_model_file(path: Path) -> Path:
 
 def test_init_from_a_different_model_size_is_refused(manifests, tmp_path):
     model_path = untrained_model_file(tmp_path / "model.pt")
-    cfg = config(manifests, tmp_path / "b", "model.hidden=6", f"init_from={model_path}", "data.max_steps.baseline=1")
+    cfg = config(manifests, tmp_path / "b", "model.hidden=6", f"init_from={model_path}", "data.max_steps.from_scratch=1")
     with pytest.raises(ValueError, match="model config"):
         train(cfg)
 
@@ -234,8 +234,8 @@ def _train_in_fresh_process(manifest_dir: Path, exp_dir: Path, *overrides: str) 
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     command = [sys.executable, "train.py", f"data.manifest_dir={manifest_dir}", f"exp_dir={exp_dir}", "model.hidden=4",
                "model.depth=3", "data.batch_size=2", "data.segment_seconds=0.3", "data.stride_seconds=0.25",
-               "data.valid_segment_seconds=0.5", "data.shift=800", "data.val_batches=1", "data.cdpam_valid_items=2",
-               "data.cdpam_valid_seconds=0.2", "trainer.progress_bar=false", "trainer.log_every_n_steps=1", *overrides]
+               "data.valid_segment_seconds=0.5", "data.shift=800", "data.val_batches=1", "data.perceptual_valid_items=2",
+               "data.perceptual_valid_seconds=0.2", "trainer.progress_bar=false", "trainer.log_every_n_steps=1", *overrides]
     result = subprocess.run(command, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stderr
@@ -245,8 +245,7 @@ def test_a_rerun_with_the_defaults_gives_the_same_numbers(manifests, tmp_path):
     """Two runs of the CDPAM variant (random crops, shifts, remix, CDPAM sub-segments, shuffled batches)
     in fresh processes end with bit-identical weights and logs: seeded draws, one fixed thread count
     and deterministic algorithms by default. And they run quietly: no warning, no advertising tip."""
-    cdpam = ("loss=cdpam", "data.max_steps.cdpam=2", "data.cdpam_segment_seconds=0.1", "data.cdpam_every=1",
-             "data.val_every.cdpam=2")
+    cdpam = ("loss=cdpam", "data.max_steps.from_scratch=2", "data.cdpam_segment_seconds=0.1", "data.val_every.from_scratch=2")
     runs = [tmp_path / "first", tmp_path / "second"]
     for exp in runs:
         stderr = _train_in_fresh_process(manifests, exp, *cdpam)
@@ -257,3 +256,32 @@ def test_a_rerun_with_the_defaults_gives_the_same_numbers(manifests, tmp_path):
     assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
     logs = [next((exp / "logs" / "csv").rglob("metrics.csv")).read_text() for exp in runs]
     assert "train_cdpam" in logs[0] and logs[0] == logs[1]
+
+
+VARIANT_FILES = sorted(p.stem for p in (RECIPE / "conf" / "loss").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("variant", VARIANT_FILES)
+def test_every_variants_checkpoint_enhances_a_folder(variant, manifests, tmp_path):
+    """One training step of each conf/loss/ variant, then enhance.py (its command-line interface) on its model.pt."""
+    init = [f"init_from={untrained_model_file(tmp_path / 'start.pt')}"] if variant == "finetune" else []
+    if variant in ("pesq", "stoi"):  # these losses need 0.33 s and 0.4 s per item
+        init += ["data.segment_seconds=0.5", "data.perceptual_valid_seconds=0.5"]
+    cfg = config(manifests, tmp_path / variant, f"loss={variant}", "data.max_steps.from_scratch=1", "data.max_steps.fine_tune=1",
+                 "data.val_every.from_scratch=1", "data.perceptual_valid_items=1", "data.cdpam_segment_seconds=0.05", *init)
+    if variant == "pesq":
+        pytest.importorskip("torch_pesq", reason="loss=pesq needs torch-pesq (the recipes extra)")
+    model_path = train(cfg)
+    training = torch.load(model_path, weights_only=True)["training"]
+    assert training["variant"] == variant and training["steps"] == 1
+    assert training["perceptual"] == cfg.loss.terms.perceptual and training["cpu_seconds_per_step"] > 0
+    noisy_dir = tmp_path / "noisy"
+    noisy_dir.mkdir()
+    speech, _ = read_audio(SPEECH, 22050, mono=True)
+    sf.write(noisy_dir / "a.wav", speech[:22050], 22050)
+    out_dir = tmp_path / "enhanced"
+    assert load_script("demucs", "enhance").main(["--checkpoint", str(model_path), "--noisy-dir", str(noisy_dir),
+                                                  "--out-dir", str(out_dir)]) == 0
+    audio, rate = sf.read(out_dir / "a.wav")
+    assert [p.name for p in out_dir.iterdir()] == ["a.wav"] and rate == 16000 and len(audio) == 16000
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0

@@ -1,16 +1,19 @@
-"""Train one DEMUCS variant (baseline | cdpam | finetune) with Asteroid's System on Lightning.
+"""Train one DEMUCS variant (``conf/loss/``) with Asteroid's System on Lightning.
 
     cd recipes/demucs
     python train.py                                  # toy data, small model, L1 + MRSTFT
-    python train.py loss=cdpam                       # DEMUCS+CDPAM from scratch
+    python train.py loss=cdpam                       # DEMUCS+CDPAM from scratch (also pmsqe, stoi, pesq, cdpam_lite)
     python train.py loss=finetune                    # Finetune-CDPAM from exp/toy/baseline/model.pt
+    python train.py loss=pmsqe seed=2 loss.terms.perceptual_weight=0.03 exp_dir=exp/toy/try
     python train.py data=valentini model=released trainer.devices=2 trainer.strategy=ddp
 
 Writes to ``exp_dir`` (default ``exp/<data>/<loss>``): ``checkpoints/{best,last}.ckpt``
 (resumed from automatically), TensorBoard and CSV logs under ``logs/``, ``model.pt`` — the
 selected model (best validation value of the variant's own objective, see
 ``selection.py``) — and ``model_last.pt`` — the model at the end of training, both as
-plain, ``weights_only``-loadable dicts that ``enhance.py`` and ``evaluate.py`` read.
+plain, ``weights_only``-loadable dicts that ``enhance.py`` and ``evaluate.py`` read
+(``export_steps=[N]`` also writes ``model_step<N>.pt`` after N steps). Their ``training``
+entry records the run, including the CPU and wall seconds per training step.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ with ignoring_dependency_warnings():  # Lightning and Asteroid import torchmetri
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     from demucs.augment import Augmentation
+    from demucs.callbacks import ExportAtSteps, StepCost
     from demucs.data import NoisyCleanSegments
     from demucs.inference import load_model
-    from demucs.losses import EnhancementLoss, make_cdpam_loss
+    from demucs.losses import EnhancementLoss, make_perceptual_term
     from demucs.model import CausalDemucs
     from demucs.selection import ValidationObjective
     from demucs.system import EnhancementSystem
@@ -93,18 +97,20 @@ def train(cfg: DictConfig) -> Path:
     data = cfg.data
     terms = OmegaConf.to_container(cfg.loss.terms, resolve=True)
     loss = EnhancementLoss(**terms, sample_rate=data.sample_rate)
-    objective = ValidationObjective.from_loss_terms(terms, cfg.loss.cdpam_every)
+    objective = ValidationObjective.from_loss_terms(terms, cfg.loss.perceptual_every)
     train_loader, valid_loader = build_loaders(cfg, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
     augmentation = Augmentation(remix=data.remix, bandmask=data.bandmask, shift=data.shift, shift_same=data.shift_same,
                                 revecho=data.revecho, sample_rate=data.sample_rate)
     system = EnhancementSystem(
         model, optimizer, loss, train_loader, valid_loader,
-        config=OmegaConf.to_container(cfg, resolve=True), augmentation=augmentation, cdpam_every=cfg.loss.cdpam_every,
-        validation_objective=objective,
+        config=OmegaConf.to_container(cfg, resolve=True), augmentation=augmentation,
+        perceptual_every=cfg.loss.perceptual_every, validation_objective=objective,
         validation_loss=EnhancementLoss(l1=1.0, sc_factor=1.0, mag_factor=1.0, sample_rate=data.sample_rate),
-        validation_cdpam=make_cdpam_loss(data.sample_rate, 1.0, None) if objective.needs_cdpam else None,
-        cdpam_items=data.cdpam_valid_items, cdpam_seconds=data.cdpam_valid_seconds, sample_rate=data.sample_rate,
+        validation_perceptual=(make_perceptual_term(objective.perceptual, data.sample_rate)
+                               if objective.needs_perceptual else None),
+        perceptual_items=data.perceptual_valid_items, perceptual_seconds=data.perceptual_valid_seconds,
+        sample_rate=data.sample_rate,
     )
     print(f"Validation objective ({cfg.loss.name}, selects model.pt): {objective.describe()}")
 
@@ -112,6 +118,13 @@ def train(cfg: DictConfig) -> Path:
         dirpath=exp_dir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_top_k=1, save_last=True,
     )
     loggers = [TensorBoardLogger(exp_dir / "logs", name="tensorboard"), CSVLogger(exp_dir / "logs", name="csv")]
+    step_cost = StepCost()
+    run_info = {"variant": cfg.loss.name, "data": cfg.data.name, "seed": int(cfg.seed),
+                "perceptual": objective.perceptual, "perceptual_weight": float(terms.get("perceptual_weight") or 0.0),
+                "perceptual_every": int(cfg.loss.perceptual_every), "init_from": cfg.init_from}
+    callbacks = [checkpoints, step_cost]
+    if cfg.export_steps:
+        callbacks.append(ExportAtSteps(exp_dir, cfg.export_steps, run_info))
     max_steps = cfg.trainer.max_steps if cfg.trainer.max_steps is not None else -1
     hide_lightning_tips()
     trainer = pl.Trainer(
@@ -128,7 +141,7 @@ def train(cfg: DictConfig) -> Path:
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         gradient_clip_val=cfg.optim.grad_clip or None,
         enable_progress_bar=cfg.trainer.progress_bar,
-        callbacks=[checkpoints],
+        callbacks=callbacks,
         logger=loggers,
         default_root_dir=exp_dir,
     )
@@ -144,8 +157,8 @@ def train(cfg: DictConfig) -> Path:
     trainer.save_checkpoint(last, weights_only=False)
     out_path = exp_dir / MODEL_FILE
     if trainer.is_global_zero:
-        info = {"variant": cfg.loss.name, "data": cfg.data.name, "steps": int(trainer.global_step),
-                "seconds": round(time.time() - started, 1), "parameters": model.num_parameters()}
+        info = {**run_info, "steps": int(trainer.global_step), "seconds": round(time.time() - started, 1),
+                "parameters": model.num_parameters(), **step_cost.summary()}
         out_path = export_models(system, checkpoints, exp_dir, info)
         print(f"Exported {out_path} (selected) and {exp_dir / LAST_MODEL_FILE} (last): {info}")
     return out_path

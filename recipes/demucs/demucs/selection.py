@@ -1,55 +1,71 @@
 """Which checkpoint a DEMUCS variant keeps: the best validation value of its own objective.
 
 The released DEMUCS keeps the model of the epoch with the lowest validation value of its
-training loss. Applied to each variant of the CDPAM paper's Table 4 that rule reads:
+training loss. Applied to each variant of this recipe that rule reads:
 
 * DEMUCS selects on ``L1 + 0.1 SC + 0.1 LogMag``;
-* DEMUCS+CDPAM on ``L1 + 0.1 SC + 0.1 LogMag + w · CDPAM`` — with ``w`` divided by
-  ``cdpam_every`` when the CDPAM term is computed on every n-th training step only, because
-  that is the weight the training optimises on average;
+* DEMUCS + w·P (P = CDPAM, CDPAM-lite, PMSQE, NegSTOI or the PESQ loss) on
+  ``L1 + 0.1 SC + 0.1 LogMag + w · P`` — with ``w`` divided by ``perceptual_every`` when P is
+  computed on every n-th training step only, because that is the weight the training
+  optimises on average;
 * Finetune-CDPAM on its fine-tuning objective, ``0.1 L1 + CDPAM``.
 
 Selecting every variant on the baseline's L1 + MRSTFT (as this recipe once did) picks, for
-the CDPAM variants, the checkpoint closest to the baseline and discards what CDPAM taught
-them. The evaluation reports the last checkpoint of the CDPAM variants as well.
+the perceptual variants, the checkpoint closest to the baseline and discards what P taught
+them. The evaluation reports the last checkpoint of those variants as well.
 
-Validation values are means over the validation set, except CDPAM, which is the mean over
-a fixed subset (the first items, a fixed centred window each) so that its cost stays bounded.
+Validation values are means over the validation set, except P, which is the mean over a
+fixed subset (the first items, a fixed centred window each) so that its cost stays bounded.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-TERMS = ("l1", "sc", "mag", "cdpam")  # logged as val_l1, val_sc, val_mag, val_cdpam
+from .losses import PERCEPTUAL_TERMS, check_perceptual_name
+
+TERMS = ("l1", "sc", "mag", *PERCEPTUAL_TERMS)  # logged as val_l1, val_sc, val_mag, val_cdpam, val_pmsqe, ...
+NAMES = {"l1": "L1", "sc": "SC", "mag": "LogMag", **{name: label for name, (_, label) in PERCEPTUAL_TERMS.items()}}
 
 
 @dataclass(frozen=True)
 class ValidationObjective:
-    """``l1 · L1 + sc · SC + mag · LogMag + cdpam · CDPAM`` of validation values."""
+    """``l1 · L1 + sc · SC + mag · LogMag + perceptual_weight · P`` of validation values (``P`` one named term)."""
 
     l1: float = 1.0
     sc: float = 0.1
     mag: float = 0.1
-    cdpam: float = 0.0
+    perceptual: str | None = None
+    perceptual_weight: float = 0.0
+
+    def __post_init__(self):
+        if self.perceptual is not None:
+            check_perceptual_name(self.perceptual)
+        elif self.perceptual_weight:
+            raise ValueError(f"perceptual_weight={self.perceptual_weight} needs a perceptual term name.")
 
     @classmethod
-    def from_loss_terms(cls, terms: Mapping[str, float], cdpam_every: int = 1) -> "ValidationObjective":
-        """The training objective of ``EnhancementLoss(**terms)``, CDPAM weighted as applied on average."""
-        every = max(1, int(cdpam_every))
+    def from_loss_terms(cls, terms: Mapping[str, Any], perceptual_every: int = 1) -> "ValidationObjective":
+        """The training objective of ``EnhancementLoss(**terms)``, the perceptual term weighted as applied on average."""
+        every = max(1, int(perceptual_every))
+        weight = float(terms.get("perceptual_weight") or 0.0)
         return cls(l1=float(terms.get("l1", 0.0)), sc=float(terms.get("sc_factor", 0.0)),
-                   mag=float(terms.get("mag_factor", 0.0)), cdpam=float(terms.get("cdpam_weight", 0.0)) / every)
+                   mag=float(terms.get("mag_factor", 0.0)), perceptual=terms.get("perceptual") if weight else None,
+                   perceptual_weight=weight / every)
 
     @property
     def weights(self) -> dict[str, float]:
-        return {name: weight for name, weight in asdict(self).items() if weight}
+        weights = {name: weight for name, weight in (("l1", self.l1), ("sc", self.sc), ("mag", self.mag)) if weight}
+        if self.perceptual and self.perceptual_weight:
+            weights[self.perceptual] = self.perceptual_weight
+        return weights
 
     @property
-    def needs_cdpam(self) -> bool:
-        return self.cdpam > 0
+    def needs_perceptual(self) -> bool:
+        return bool(self.perceptual) and self.perceptual_weight > 0
 
     def __call__(self, values: Mapping[str, float]) -> float:
         """The objective of ``values`` (``{"l1": ..., "sc": ..., ...}``; terms with weight 0 may be absent)."""
@@ -59,8 +75,7 @@ class ValidationObjective:
         return float(sum(weight * float(values[name]) for name, weight in self.weights.items()))
 
     def describe(self) -> str:
-        names = {"l1": "L1", "sc": "SC", "mag": "LogMag", "cdpam": "CDPAM"}
-        return " + ".join(f"{weight:g}·{names[name]}" for name, weight in self.weights.items())
+        return " + ".join(f"{weight:g}·{NAMES[name]}" for name, weight in self.weights.items())
 
 
 def best_validation(rows: Iterable[Mapping[str, float]], objective: ValidationObjective) -> dict:

@@ -24,34 +24,39 @@ class EnhancementSystem(System):
         augmentation: ``augment(noise, clean) -> (noise, clean)`` applied to training batches
             (``demucs.augment.Augmentation``: remix, band mask, shift, reverb); the
             model is trained on ``noise + clean``.
-        cdpam_every: compute the loss's CDPAM term only every ``n``-th training step
-            (a cost cap; 1 = every step). The loss must have a ``use_cdpam`` flag.
+        perceptual_every: compute the loss's perceptual term only every ``n``-th training step
+            (a cost cap; 1 = every step). The loss must have a ``use_perceptual`` flag.
         validation_objective: the objective whose validation value is logged as ``val_loss``
             and selects the checkpoint (default: L1 + 0.1 SC + 0.1 LogMag).
         validation_loss: an ``EnhancementLoss`` measuring L1 and both STFT terms; its
             ``last_terms`` (``l1``, ``sc``, ``mag``) are the validation values.
-        validation_cdpam: the CDPAM distance ``(estimate, clean) -> mean``, needed when the
-            objective has a CDPAM term; it scores the first ``cdpam_items`` validation items of
-            each validation, on their centred ``cdpam_seconds`` window.
+        validation_perceptual: the objective's perceptual term ``(estimate, clean) -> mean``
+            (``demucs.losses.make_perceptual_term``), needed when the objective has one; it
+            scores the first ``perceptual_items`` validation items of each validation, on their
+            centred ``perceptual_seconds`` window.
 
     Every validation logs ``val_l1``, ``val_sc``, ``val_mag`` (all variants, comparable across
-    them), ``val_cdpam`` (when measured) and ``val_loss`` (this variant's objective).
+    them), ``val_<term>`` of the perceptual term (when measured, e.g. ``val_cdpam``) and
+    ``val_loss`` (this variant's objective).
     """
 
-    def __init__(self, *args, augmentation=None, cdpam_every: int = 1,
+    def __init__(self, *args, augmentation=None, perceptual_every: int = 1,
                  validation_objective: ValidationObjective | None = None, validation_loss=None,
-                 validation_cdpam=None, cdpam_items: int = 8, cdpam_seconds: float | None = 1.0,
+                 validation_perceptual=None, perceptual_items: int = 8, perceptual_seconds: float | None = 1.0,
                  sample_rate: int = 16_000, **kwargs):
         super().__init__(*args, **kwargs)
         self.augmentation = augmentation
-        self.cdpam_every = max(1, int(cdpam_every))
+        self.perceptual_every = max(1, int(perceptual_every))
         self.validation_objective = validation_objective or ValidationObjective()
-        if self.validation_objective.needs_cdpam and validation_cdpam is None:
-            raise ValueError(f"the validation objective {self.validation_objective.describe()} needs validation_cdpam.")
+        objective = self.validation_objective
+        if objective.needs_perceptual and validation_perceptual is None:
+            raise ValueError(f"the validation objective {objective.describe()} needs validation_perceptual "
+                             f"(the {objective.perceptual} term).")
         self.validation_loss = validation_loss
-        self.validation_cdpam = validation_cdpam if self.validation_objective.needs_cdpam else None
-        self.cdpam_items = int(cdpam_items)
-        self.cdpam_samples = None if cdpam_seconds is None else int(round(cdpam_seconds * sample_rate))
+        self.validation_perceptual = validation_perceptual if objective.needs_perceptual else None
+        self.perceptual_name = objective.perceptual if objective.needs_perceptual else None
+        self.perceptual_items = int(perceptual_items)
+        self.perceptual_samples = None if perceptual_seconds is None else int(round(perceptual_seconds * sample_rate))
         self._reset_validation()
 
     # -- training ----------------------------------------------------------------
@@ -63,15 +68,15 @@ class EnhancementSystem(System):
         estimate = self(noisy)
         if not train:
             return estimate, clean
-        if hasattr(self.loss_func, "use_cdpam"):
-            self.loss_func.use_cdpam = self.global_step % self.cdpam_every == 0
+        if hasattr(self.loss_func, "use_perceptual"):
+            self.loss_func.use_perceptual = self.global_step % self.perceptual_every == 0
         return self.loss_func(estimate, clean)
 
     def training_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=True)
         self.log("loss", loss, prog_bar=True, logger=True)
         for name, value in getattr(self.loss_func, "last_terms", {}).items():
-            self.log(f"train_{name}", value, prog_bar=name == "cdpam", logger=True)
+            self.log(f"train_{name}", value, prog_bar=name not in ("l1", "sc", "mag"), logger=True)
         return loss
 
     # -- validation ----------------------------------------------------------------
@@ -89,13 +94,14 @@ class EnhancementSystem(System):
         for name in ("l1", "sc", "mag"):
             self._sums[name] += self.validation_loss.last_terms[name] * items
             self._counts[name] += items
-        wanted = self.cdpam_items - self._counts["cdpam"]
-        if self.validation_cdpam is not None and wanted > 0:
+        name = self.perceptual_name
+        wanted = self.perceptual_items - self._counts[name] if name else 0
+        if wanted > 0:
             take = min(wanted, items)
-            window = lambda signal: centre_window(signal[:take].reshape(take, -1), self.cdpam_samples)  # noqa: E731
-            distance = self.validation_cdpam(window(estimate).clamp(-1.0, 1.0), window(clean))
-            self._sums["cdpam"] += float(distance) * take
-            self._counts["cdpam"] += take
+            window = lambda signal: centre_window(signal[:take].reshape(take, -1), self.perceptual_samples)  # noqa: E731
+            value = self.validation_perceptual(window(estimate), window(clean))
+            self._sums[name] += float(value) * take
+            self._counts[name] += take
 
     def on_validation_epoch_end(self) -> None:
         # Under DDP every process validated a shard: sum the shards before taking means.
