@@ -25,7 +25,8 @@ __all__ = [
 # What the recipes use beside the metric: audio files, resampling, losses, standard measures, corpora.
 __all__ += ["read_audio", "resample_waveform", "MultiResolutionSTFTLoss", "atomic_torch_save", "atomic_write_bytes",
             "composite", "pesq",
-            "stoi", "si_sdr", "toy", "prepare_enhancement_data", "read_enhancement_manifest"]
+            "stoi", "si_sdr", "toy", "prepare_enhancement_data", "read_enhancement_manifest",
+            "prepare_toy_test_set"]
 # Quiet runs: the notices of dependencies that cannot be fixed here, filtered in one place.
 __all__ += ["ignoring_dependency_warnings", "hide_lightning_tips"]
 
@@ -51,6 +52,7 @@ _LAZY = {
     "toy": ("metric.data.toy", None),
     "prepare_enhancement_data": ("metric.data.enhancement", "prepare_enhancement_data"),
     "read_enhancement_manifest": ("metric.data.enhancement", "read_enhancement_manifest"),
+    "prepare_toy_test_set": ("metric.data.noisy_sets", "prepare_toy_test_set"),
     "ignoring_dependency_warnings": ("metric.dependency_warnings", "ignoring_dependency_warnings"),
     "hide_lightning_tips": ("metric.dependency_warnings", "hide_lightning_tips"),
 }
@@ -60,6 +62,7 @@ if _TYPE_CHECKING:  # the same names for type checkers and IDEs
     from .audio import MODEL_SAMPLE_RATE, AudioInputError
     from .data import toy
     from .data.enhancement import prepare_enhancement_data, read_enhancement_manifest
+    from .data.noisy_sets import prepare_toy_test_set
     from .dependency_warnings import hide_lightning_tips, ignoring_dependency_warnings
     from .evaluate.composite import composite
     from .evaluate.pesq_stoi import pesq, stoi

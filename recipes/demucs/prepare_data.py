@@ -5,7 +5,11 @@
     python prepare_data.py --data dns --path /corpora/DNS-Challenge --out-dir data/dns
 
 Writes ``train``/``valid``/``test`` (DNS also ``test_reverb``) as ``.json`` and ``.csv``
-manifests (``metric.prepare_enhancement_data``), resampling to 16 kHz where needed.
+manifests (``metric.prepare_enhancement_data``), resampling to 16 kHz where needed. For the toy
+corpus it also builds ``test_large`` (``metric.prepare_toy_test_set``): its 15 test utterances
+under 4 of 54 noise conditions each (9 noise kinds, 4 of them absent from training, at −5 to
+20 dB SNR), 60 pairs generated from a fixed seed; the variant comparison (``compare.sh``) is
+tested on it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from metric import prepare_enhancement_data
+from metric import prepare_enhancement_data, prepare_toy_test_set
 
 SAMPLE_RATE = 16_000
 CORPORA = ("toy", "valentini", "dns")
@@ -26,7 +30,10 @@ def prepare(data: str, out_dir: str | Path, path: str | Path | None = None) -> d
         raise ValueError(f"Unknown data={data!r}: choose toy, valentini or dns.")
     if data != "toy" and path is None:
         raise ValueError(f"data={data} needs the corpus folder: pass path=/where/the/{data}/corpus/is.")
-    return prepare_enhancement_data(data, out_dir, path, SAMPLE_RATE)
+    written = prepare_enhancement_data(data, out_dir, path, SAMPLE_RATE)
+    if data == "toy":
+        written["test_large"] = prepare_toy_test_set(out_dir, SAMPLE_RATE)
+    return written
 
 
 def main(argv=None) -> int:
