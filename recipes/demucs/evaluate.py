@@ -20,146 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from demucs.figures import spectrogram_png
 from demucs.inference import enhance_waveform, load_model
-from metric import CDPAM, composite, read_audio, read_enhancement_manifest, si_sdr, stoi
-
-SAMPLE_RATE = 16_000
-COLUMNS = (  # key, header, higher is better, format
-    ("pesq", "PESQ", True, "{:.2f}"),
-    ("stoi", "STOI (%)", True, "{:.2f}"),
-    ("csig", "CSIG", True, "{:.2f}"),
-    ("cbak", "CBAK", True, "{:.2f}"),
-    ("covl", "COVL", True, "{:.2f}"),
-    ("cdpam", "CDPAM ↓", False, "{:.4f}"),
-    ("si_sdr", "SI-SDR (dB)", True, "{:.2f}"),
-)
-PAPER_ROWS = ("Noisy", "DEMUCS", "DEMUCS+CDPAM", "Finetune-CDPAM")
-
-
-class CleanReferenceScorer:
-    """CDPAM distances of every row's output to one clean reference, embedded once for all rows."""
-
-    def __init__(self, sample_rate: int = SAMPLE_RATE):
-        self.cdpam = CDPAM(sample_rate=sample_rate)
-        self.reference = None
-
-    def set_reference(self, clean: np.ndarray) -> None:
-        with torch.inference_mode():
-            self.reference = self.cdpam.embed(torch.from_numpy(clean)[None])
-
-    def distance(self, estimate: np.ndarray) -> float:
-        with torch.inference_mode():
-            embedding = self.cdpam.embed(torch.from_numpy(estimate)[None])
-            return float(self.cdpam.distance_from_embeddings(self.reference, embedding)[0])
-
-
-def _stoi_percent(clean: np.ndarray, processed: np.ndarray) -> float:
-    try:
-        return 100.0 * stoi(clean, processed, SAMPLE_RATE)
-    except ValueError:  # too little active speech: unscored (NaN), left out of the mean
-        return float("nan")
-
-
-def score(clean: np.ndarray, processed: np.ndarray, cdpam: CleanReferenceScorer) -> dict[str, float]:
-    measures = composite(clean, processed, SAMPLE_RATE)
-    return {
-        "pesq": float(measures["pesq"]),
-        "stoi": _stoi_percent(clean, processed),
-        "csig": float(measures["csig"]),
-        "cbak": float(measures["cbak"]),
-        "covl": float(measures["covl"]),
-        "cdpam": cdpam.distance(processed),
-        "si_sdr": si_sdr(clean.astype(np.float64), processed.astype(np.float64), SAMPLE_RATE),
-    }
-
-
-def _mean(values: list[float]) -> float:
-    """Mean over the scored files (NaN marks a file a measure cannot score)."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
-def paired_differences(per_file: dict[str, list[dict]], reference: str) -> dict[str, dict[str, dict]]:
-    """Per row and column: mean per-file difference from ``reference``, its 95 % CI half-width, files better."""
-    from scipy.stats import t as student
-
-    base = per_file[reference]
-    out = {}
-    for row, items in per_file.items():
-        if row == reference:
-            continue
-        out[row] = {}
-        for key, _, higher, _ in COLUMNS:
-            diffs = np.array([item[key] - ref[key] for item, ref in zip(items, base)], dtype=np.float64)
-            diffs = diffs[np.isfinite(diffs)]  # files a measure cannot score (NaN) are left out
-            half = float(student.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
-            better = int(np.sum(diffs > 0) if higher else np.sum(diffs < 0))
-            mean = float(diffs.mean()) if len(diffs) else float("nan")
-            out[row][key] = {"mean": mean, "ci95": half, "better": better, "files": len(diffs)}
-    return out
-
-
-def paired_table(paired: dict[str, dict[str, dict]], reference: str) -> str:
-    header = "| vs " + reference + " | " + " | ".join(column[1] for column in COLUMNS) + " |"
-    lines = [header, "|---|" + "---:|" * len(COLUMNS)]
-    for row, values in paired.items():
-        cells = []
-        for key, _, _, fmt in COLUMNS:
-            stats = values[key]
-            cells.append(f"{fmt.format(stats['mean'])} ± {fmt.format(stats['ci95'])} ({stats['better']}/{stats['files']})")
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def markdown_table(means: dict[str, dict[str, float]]) -> str:
-    header = "| | " + " | ".join(column[1] for column in COLUMNS) + " |"
-    rule = "|---|" + "---:|" * len(COLUMNS)
-    lines = [header, rule]
-    for row, values in means.items():
-        cells = [fmt.format(values[key]) for key, _, _, fmt in COLUMNS]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def spectrogram_png(signals: dict[str, np.ndarray], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.signal import stft
-
-    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.0 * len(signals)), sharex=True, squeeze=False)
-    for axis, (name, signal) in zip(axes[:, 0], signals.items()):
-        freqs, times, spec = stft(signal, SAMPLE_RATE, nperseg=512, noverlap=384)
-        level = 20 * np.log10(np.abs(spec) + 1e-8)
-        axis.pcolormesh(times, freqs / 1000, level, vmin=level.max() - 80, vmax=level.max(), shading="auto", cmap="magma")
-        axis.set_ylabel("kHz")
-        axis.set_title(name, fontsize=9, loc="left")
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _slug(row: str) -> str:
-    """A file-name tag for a row name: ``DEMUCS+CDPAM (last)`` -> ``demucs_cdpam_last``."""
-    return re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
-
+from demucs.measures import COLUMNS, SAMPLE_RATE, CleanReferenceScorer, score
+from demucs.statistics import finite_mean, markdown_table, paired_differences, paired_table
+from demucs.variants import row_tag
+from metric import read_audio, read_enhancement_manifest
 
 def _row_file(out_dir: Path, row: str) -> Path:
-    return out_dir / "rows" / (_slug(row) + ".json")
+    return out_dir / "rows" / (row_tag(row) + ".json")
 
 
 def _row_key(row: str, model_path: str | Path | None, ids: list[str]) -> dict:
@@ -187,12 +66,15 @@ def evaluate(
     models: dict[str, str | Path],
     out_dir: str | Path,
     max_files: int | None = None,
-    examples: int = 3,
+    examples: int | Sequence[str] = 3,
     progress: bool = True,
     reuse: bool = True,
     reference: str = "DEMUCS",
 ) -> dict:
     """Score Noisy and every model on ``manifest``; write the table, JSON, examples and spectrogram.
+
+    ``examples``: the number of files (the first ones) or the ids of the files whose audio is
+    written to ``out_dir/examples/``; the spectrogram shows the first of them.
 
     Each row's per-file scores are cached in ``out_dir/rows/``; with ``reuse`` a row whose
     model file and test files are unchanged is read back instead of recomputed, so that
@@ -203,6 +85,10 @@ def evaluate(
     if max_files:
         entries = entries[:max_files]
     ids = [entry["id"] for entry in entries]
+    example_ids = ids[:examples] if isinstance(examples, int) else [i for i in examples if i in ids]
+    if not isinstance(examples, int) and len(example_ids) < len(examples):
+        raise ValueError(f"example ids {sorted(set(examples) - set(ids))} are not in {manifest}.")
+    spectrogram_id = example_ids[0] if example_ids else ids[0]
     out_dir = Path(out_dir)
     (out_dir / "examples").mkdir(parents=True, exist_ok=True)
     (out_dir / "rows").mkdir(exist_ok=True)
@@ -231,8 +117,9 @@ def evaluate(
     for row in todo:
         per_file[row] = []
     first_example: dict[str, np.ndarray] = {}
-    for index, entry in enumerate(tqdm(entries, desc="evaluate", unit="file", disable=not progress)):
-        needed = list(keys) if (index < examples or index == 0) else todo
+    for entry in tqdm(entries, desc="evaluate", unit="file", disable=not progress):
+        shown = entry["id"] in example_ids or entry["id"] == spectrogram_id
+        needed = list(keys) if shown else todo
         if not needed:
             continue
         clean, _ = read_audio(entry["clean"], SAMPLE_RATE, mono=True)
@@ -242,19 +129,18 @@ def evaluate(
             cdpam.set_reference(clean)
         for row in todo:
             per_file[row].append({"id": entry["id"], **score(clean, outputs[row], cdpam)})
-        if index < examples:
-            sf.write(out_dir / "examples" / f"{entry['id']}_clean.wav", clean, SAMPLE_RATE)
+        if entry["id"] in example_ids:
+            sf.write(out_dir / "examples" / f"{entry['id']}_{row_tag('Clean')}.wav", clean, SAMPLE_RATE)
             for row, processed in outputs.items():
-                sf.write(out_dir / "examples" / f"{entry['id']}_{_slug(row)}.wav", processed, SAMPLE_RATE)
-        if index == 0:
+                sf.write(out_dir / "examples" / f"{entry['id']}_{row_tag(row)}.wav", processed, SAMPLE_RATE)
+        if entry["id"] == spectrogram_id:
             first_example = {"Clean": clean, **outputs}
-            first_id = entry["id"]
     for row, same in identical.items():
         per_file[row] = [dict(item) for item in per_file[same]]
     for row in [*todo, *identical]:
         _row_file(out_dir, row).write_text(json.dumps({"key": keys[row], "per_file": per_file[row]}, indent=1))
     per_file = {row: per_file[row] for row in keys}  # table order: Noisy, then the models as given
-    means = {row: {key: _mean([item[key] for item in items]) for key, *_ in COLUMNS} for row, items in per_file.items()}
+    means = {row: {key: finite_mean([item[key] for item in items]) for key, *_ in COLUMNS} for row, items in per_file.items()}
     table = markdown_table(means)
     paired = paired_differences(per_file, reference) if reference in per_file and len(per_file) > 1 else {}
     if paired:
@@ -277,7 +163,7 @@ def evaluate(
     (out_dir / "table.md").write_text(
         f"Test files: {len(entries)} from {manifest}. STOI in %, CDPAM distance lower is better.{notes}\n\n{table}\n"
     )
-    spectrogram_png(first_example, out_dir / "spectrogram.png", f"{first_id}: log-magnitude spectrograms (dB)")
+    spectrogram_png(first_example, out_dir / "spectrogram.png", f"{spectrogram_id}: log-magnitude spectrograms (dB)")
     print(table)
     return results
 
@@ -296,7 +182,9 @@ def main(argv=None) -> int:
                         help="a row of the table: display name and model.pt/.ckpt (repeatable; missing files are skipped)")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--max-files", type=int, default=None, help="score only the first N test files")
-    parser.add_argument("--examples", type=int, default=3, help="files whose audio is saved under examples/")
+    parser.add_argument("--examples", type=int, default=3, help="number of files (the first) whose audio is saved under examples/")
+    parser.add_argument("--example-ids", nargs="+", default=None, metavar="ID",
+                        help="ids of the files whose audio is saved under examples/ (instead of --examples)")
     parser.add_argument("--no-reuse", action="store_true", help="recompute every row even if its cached scores are current")
     parser.add_argument("--reference", default="DEMUCS", help="row the paired per-file differences are taken from")
     args = parser.parse_args(argv)
@@ -306,7 +194,8 @@ def main(argv=None) -> int:
             models[name] = path
         else:
             print(f"Skipping {name}: {path} does not exist (train it first).")
-    evaluate(args.manifest, models, args.out_dir, args.max_files, args.examples, reuse=not args.no_reuse,
+    examples = args.example_ids if args.example_ids else args.examples
+    evaluate(args.manifest, models, args.out_dir, args.max_files, examples, reuse=not args.no_reuse,
              reference=args.reference)
     return 0
 
