@@ -18,7 +18,7 @@ parse_arguments() {
         local key="${1%%=*}"
         if [[ " ${recipe_options[*]} " == *" $key "* ]]; then printf -v "$key" '%s' "${1#*=}"; else overrides+=("$1"); fi
         shift ;;
-      *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+      *) echo "$(basename "$0"): unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
   done
 }
