@@ -4,17 +4,13 @@ seeds (Finetune-CDPAM from the baseline's snapshot), evaluation and the summary 
 
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from metric import read_audio
-from metric.data.enhancement import write_manifest
+from enhancement_pairs import write_speech_pairs
 from recipe_scripts import load_script, recipe_dir
 
 RECIPE = recipe_dir("demucs")
-SPEECH = RECIPE.parents[1] / "metric" / "assets" / "sample_audio" / "ref.wav"
 compare = load_script("demucs", "compare")
 
 
@@ -31,21 +27,9 @@ def test_a_test_subset_is_spread_over_the_whole_split():
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory):
     """Noisy/clean pairs cut from real speech: 4 train, 2 valid, 3 test (with noise kinds), 16 kHz."""
-    root = tmp_path_factory.mktemp("compare_pairs")
-    speech, _ = read_audio(SPEECH, 16000, mono=True)
-    rng = np.random.default_rng(0)
-    for split, count in [("train", 4), ("valid", 2), ("test_large", 3)]:
-        entries = []
-        for i in range(count):
-            clean = 0.6 * np.roll(speech, int(rng.integers(len(speech))))[:16000]
-            noisy = (clean + rng.normal(0, 0.05, len(clean))).astype(np.float32)
-            paths = {kind: root / f"{split}{i}_{kind}.wav" for kind in ("noisy", "clean")}
-            sf.write(paths["noisy"], noisy, 16000, subtype="FLOAT")
-            sf.write(paths["clean"], clean, 16000, subtype="FLOAT")
-            entries.append({"id": f"{split}{i}", "noisy": str(paths["noisy"]), "clean": str(paths["clean"]),
-                            "samples": len(clean), "sample_rate": 16000, "noise_kind": ["babble", "hum", "music"][i % 3]})
-        write_manifest(entries, root, split)
-    return root
+    return write_speech_pairs(tmp_path_factory.mktemp("compare_pairs"), {"train": 4, "valid": 2, "test_large": 3},
+                              lambda split: 16000, noise_std=0.05,
+                              extra=lambda split, i: {"noise_kind": ["babble", "hum", "music"][i % 3]})
 
 
 TINY = ["model.hidden=4", "model.depth=3", "data.batch_size=2", "data.segment_seconds=0.5", "data.stride_seconds=0.25",

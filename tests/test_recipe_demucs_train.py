@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "demucs"
 
 from metric import read_audio  # noqa: E402
-from metric.data.enhancement import write_manifest  # noqa: E402
+from enhancement_pairs import write_speech_pairs  # noqa: E402
 from recipe_scripts import load_script, recipe_dir  # noqa: E402
 
 recipe_dir("demucs")
@@ -34,22 +34,9 @@ SPEECH = ROOT / "metric" / "assets" / "sample_audio" / "ref.wav"
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory):
     """Noisy/clean pairs cut from real speech, 16 kHz, as train/valid/test manifests."""
-    root = tmp_path_factory.mktemp("pairs")
-    speech, _ = read_audio(SPEECH, 16000, mono=True)
-    rng = np.random.default_rng(0)
-    for split, count in [("train", 4), ("valid", 1), ("test", 2)]:
-        entries = []
-        for i in range(count):
-            # test files long enough for STOI (it needs about 0.4 s of active speech)
-            clean = 0.6 * np.roll(speech, int(rng.integers(len(speech))))[: 32000 if split == "test" else 12000]
-            noisy = (clean + rng.normal(0, 0.03, len(clean))).astype(np.float32)
-            paths = {kind: root / f"{split}{i}_{kind}.wav" for kind in ("noisy", "clean")}
-            sf.write(paths["noisy"], noisy, 16000, subtype="FLOAT")
-            sf.write(paths["clean"], clean, 16000, subtype="FLOAT")
-            entries.append({"id": f"{split}{i}", "noisy": str(paths["noisy"]), "clean": str(paths["clean"]),
-                            "samples": len(clean), "sample_rate": 16000})
-        write_manifest(entries, root, split)
-    return root
+    # test files long enough for STOI (it needs about 0.4 s of active speech)
+    return write_speech_pairs(tmp_path_factory.mktemp("pairs"), {"train": 4, "valid": 1, "test": 2},
+                              lambda split: 32000 if split == "test" else 12000, noise_std=0.03)
 
 
 def config(manifest_dir, exp_dir, *overrides):

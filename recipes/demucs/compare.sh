@@ -15,7 +15,9 @@
 # toy; released for valentini, released_dns for dns),
 # steps=N (every variant; default 500), finetune_steps=M (Finetune-CDPAM's share of the N; default
 # 100), search_steps=N (default: steps), seeds="1 2 3", variants="baseline cdpam ...", jobs=N (at
-# most one per core; default 2), threads=N (per job; default 1), nice=N (default 5); any other
+# most one per core; default 2), threads=N (per job; default 1), nice=N (default 5; 19 on a shared
+# machine), test_files=N (score N test files spread over the split; default all), select_files=N (the
+# weight choice scores the first N validation files; default all); any other
 # key=value is a Hydra override for every train.py run. Every stage resumes where it stopped.
 set -euo pipefail
 
@@ -32,21 +34,14 @@ variants="baseline cdpam cdpam_lite pmsqe stoi pesq finetune"
 jobs=2
 threads=1
 nice=5
-recipe_options=(data path model steps finetune_steps search_steps seeds variants jobs threads nice)
+test_files=""
+select_files=""
+recipe_options=(data path model steps finetune_steps search_steps seeds variants jobs threads nice test_files select_files)
 source "$(dirname "$0")/../stages.sh"
 parse_arguments "$@"
 
-case "$data" in
-  toy) ;;
-  valentini|dns)
-    if [[ $stage -le 0 && -z "$path" ]]; then
-      echo "compare.sh: data=$data needs path=/where/the/corpus/is for stage 0" >&2; exit 2
-    fi ;;
-  *) echo "compare.sh: data must be toy, valentini or dns (got '$data')" >&2; exit 2 ;;
-esac
-if [[ -z "$model" ]]; then
-  case "$data" in toy) model=toy ;; valentini) model=released ;; dns) model=released_dns ;; esac
-fi
+source "$(dirname "$0")/corpus.sh"
+check_corpus_and_model
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python}"
 export OMP_NUM_THREADS="$threads"
@@ -54,6 +49,8 @@ export OMP_NUM_THREADS="$threads"
 common=(--data "$data" --steps "$steps" --finetune-steps "$finetune_steps" --seeds $seeds --variants $variants
         --jobs "$jobs" --threads "$threads" --nice "$nice" --model "$model")
 if [[ -n "$search_steps" ]]; then common+=(--search-steps "$search_steps"); fi
+if [[ -n "$test_files" ]]; then common+=(--test-files "$test_files"); fi
+if [[ -n "$select_files" ]]; then common+=(--select-files "$select_files"); fi
 common+=(-- "${overrides[@]+"${overrides[@]}"}")
 mkdir -p "exp/$data/compare"
 timings="exp/$data/compare/timings.tsv"

@@ -27,17 +27,8 @@ recipe_options=(data path model max_files threads)
 source "$(dirname "$0")/../stages.sh"
 parse_arguments "$@"
 
-case "$data" in
-  toy) ;;
-  valentini|dns)
-    if [[ $stage -le 0 && -z "$path" ]]; then
-      echo "run.sh: data=$data needs path=/where/the/corpus/is for stage 0" >&2; exit 2
-    fi ;;
-  *) echo "run.sh: data must be toy, valentini or dns (got '$data')" >&2; exit 2 ;;
-esac
-if [[ -z "$model" ]]; then
-  case "$data" in toy) model=toy ;; valentini) model=released ;; dns) model=released_dns ;; esac
-fi
+source "$(dirname "$0")/corpus.sh"
+check_corpus_and_model
 
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python}"

@@ -35,6 +35,13 @@ def check_perceptual_name(name: str) -> None:
         raise ValueError(f"unknown perceptual term {name!r}; choose one of {', '.join(PERCEPTUAL_TERMS)} (or null for none).")
 
 
+def check_length(loss: str, estimate: torch.Tensor, min_seconds: float, sample_rate: int) -> None:
+    """Refuse items shorter than a loss's shortest input, naming the fix (its library fails obscurely instead)."""
+    if estimate.shape[-1] < min_seconds * sample_rate:
+        raise ValueError(f"the {loss} loss needs at least {min_seconds} s of audio per item; got "
+                         f"{estimate.shape[-1]} samples at {sample_rate} Hz (lengthen the segments).")
+
+
 class CDPAMTerm(nn.Module):
     """Mean CDPAM distance of ``(estimate, target)`` on optional random sub-segments.
 
@@ -100,9 +107,7 @@ class NegSTOITerm(nn.Module):
     MIN_SECONDS = 0.4
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if estimate.shape[-1] < self.MIN_SECONDS * self.sample_rate:
-            raise ValueError(f"the STOI loss needs at least {self.MIN_SECONDS} s of audio per item; got "
-                             f"{estimate.shape[-1]} samples at {self.sample_rate} Hz (lengthen the segments).")
+        check_length("STOI", estimate, self.MIN_SECONDS, self.sample_rate)
         return self.stoi(estimate, target).mean()
 
 
@@ -180,9 +185,7 @@ class PESQTerm(nn.Module):
     MIN_SECONDS = 0.33
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if estimate.shape[-1] < self.MIN_SECONDS * self.sample_rate:
-            raise ValueError(f"the PESQ loss needs at least {self.MIN_SECONDS} s of audio per item; got "
-                             f"{estimate.shape[-1]} samples at {self.sample_rate} Hz (lengthen the segments).")
+        check_length("PESQ", estimate, self.MIN_SECONDS, self.sample_rate)
         return self.pesq(target, estimate).mean().to(estimate.dtype)
 
 
