@@ -63,11 +63,12 @@ def main(argv=None) -> int:
     noisy = clean + 0.05 * torch.randn_like(clean)
     model = CausalDemucs(**MODELS[args.model])
     variants = [("L1+MRSTFT", EnhancementLoss())]
-    variants.append((f"+CDPAM (whole {args.seconds:g} s)", EnhancementLoss(cdpam_weight=args.cdpam_weight)))
+    variants.append((f"+CDPAM (whole {args.seconds:g} s)", EnhancementLoss(perceptual="cdpam", perceptual_weight=args.cdpam_weight)))
     for seconds in args.segment_seconds:
         if seconds < args.seconds:
             variants.append((f"+CDPAM (segment_seconds={seconds:g})",
-                             EnhancementLoss(cdpam_weight=args.cdpam_weight, cdpam_segment_seconds=seconds)))
+                             EnhancementLoss(perceptual="cdpam", perceptual_weight=args.cdpam_weight,
+                                             perceptual_segment_seconds=seconds)))
     print(f"model={args.model} ({model.num_parameters() / 1e6:.2f} M parameters), batch {args.batch} x {args.seconds:g} s "
           f"at {rate} Hz, {args.threads} threads, median of {args.repeats} steps")
     print(f"{'variant':34s} {'wall s/step':>12s} {'cpu s/step':>11s} {'wall ratio':>11s} {'cpu ratio':>10s}")
