@@ -33,10 +33,15 @@ ZERO_CROSSINGS = 56
 
 @lru_cache(maxsize=8)
 def _halfway_kernel(zeros: int) -> torch.Tensor:
-    """``h(u)`` at ``u = -zeros + 0.5, …, zeros - 0.5`` (``2 · zeros`` taps, float64)."""
-    u = torch.arange(2 * zeros, dtype=torch.float64) - zeros + 0.5
-    window = torch.cos(math.pi * u / (2 * zeros)) ** 2
-    return torch.sinc(u) * window
+    """``h(u)`` at ``u = -zeros + 0.5, …, zeros - 0.5`` (``2 · zeros`` taps, float64).
+
+    Built outside inference mode even when first asked for under it (evaluation, Lightning's
+    validation): the cached kernel is reused by float64 training, which must save it for backward.
+    """
+    with torch.inference_mode(False):
+        u = torch.arange(2 * zeros, dtype=torch.float64) - zeros + 0.5
+        window = torch.cos(math.pi * u / (2 * zeros)) ** 2
+        return torch.sinc(u) * window
 
 
 def _interpolate_halfway(x: torch.Tensor, zeros: int) -> torch.Tensor:
