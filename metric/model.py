@@ -12,6 +12,11 @@ checkpoint):
   ``[512:]`` the *content* embedding. Depth and base width are constructor
   arguments (``CDPAMNetwork(encoder_layers=16, encoder_base_channels=8)`` is the
   same structure with smaller tensors); the defaults are the released network.
+  Two options, off in the released network, make cheaper students for distillation
+  (docs/lite.md): a strided first layer (``front_stride``, ``front_kernel``: every
+  later layer runs at a lower rate) and a pointwise *head* (``head_channels``: a
+  kernel-1 layer with BatchNorm and leaky ReLU after the last convolution, whose
+  output is the embedding, so a narrow encoder can still give a 512-d acoustic half).
 * :class:`ProjectionHead` — 512 → 512 → 256 MLP used only by contrastive
   pre-training (NT-Xent is computed on its output).
 * :class:`LossNet` — 4 Linear layers (512 → 256 → 64 → 16 → 4, leaky ReLU
@@ -67,19 +72,20 @@ def encoder_channels(layers: int = ENCODER_LAYERS, base: int = ENCODER_BASE_CHAN
     return out
 
 
-def receptive_field(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> int:
-    """Input samples that one output frame of the last layer depends on."""
-    field, step = 1, 1
-    for i in range(layers):
+def receptive_field(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE, front_stride: int = 1,
+                    front_kernel: int = KERNEL_SIZE) -> int:
+    """Input samples that one output frame of the last layer depends on (a pointwise head adds none)."""
+    field, step = front_kernel, front_stride
+    for i in range(1, layers):
         field += (kernel - 1) * step
         if (i + 1) % 4 == 0:
             step *= 2
     return field
 
 
-def decimation(layers: int = ENCODER_LAYERS) -> int:
-    """Input samples per last-layer frame: the sequence halves after every 4th layer."""
-    return 2 ** (layers // 4)
+def decimation(layers: int = ENCODER_LAYERS, front_stride: int = 1) -> int:
+    """Input samples per last-layer frame: the first layer's stride, then a halving after every 4th layer."""
+    return front_stride * 2 ** (layers // 4)
 
 
 DECIMATION = decimation()  # four halvings: one last-layer frame per 16 input samples
@@ -88,19 +94,21 @@ DECIMATION = decimation()  # four halvings: one last-layer frame per 16 input sa
 LONG_INPUT_SAMPLES = 30 * 22_050
 
 
-def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE) -> int:
+def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE, front_stride: int = 1,
+                   front_kernel: int = KERNEL_SIZE) -> int:
     """Last-layer frames of input context needed on each side of a chunk for exact outputs.
 
     Frame ``j`` of the last layer sits at input sample ``16 j`` and sees the samples within
     ``(receptive_field - 1) / 2`` of it (420 for CDPAM), so a chunk extended by
     ``ceil(420 / 16) = 27`` frames (432 samples) each side computes its frames exactly.
     """
-    return -(-((receptive_field(layers, kernel) - 1) // 2) // decimation(layers))
+    field = receptive_field(layers, kernel, front_stride, front_kernel)
+    return -(-((field - 1) // 2) // decimation(layers, front_stride))
 
 
-def _decimated(lengths: torch.Tensor) -> torch.Tensor:
-    # x[..., ::2] keeps ceil(L / 2) samples.
-    return torch.div(lengths + 1, 2, rounding_mode="floor")
+def _decimated(lengths: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    # x[..., ::s] keeps ceil(L / s) samples.
+    return torch.div(lengths + stride - 1, stride, rounding_mode="floor")
 
 
 def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -127,7 +135,12 @@ def _same_sources(old: tuple, new: tuple) -> bool:
     )
 
 
-def check_architecture(encoder_layers: int, encoder_base_channels: int) -> None:
+def _whole(value) -> bool:
+    return not isinstance(value, bool) and int(value) == value
+
+
+def check_architecture(encoder_layers: int, encoder_base_channels: int, encoder_head_channels: int | None = None,
+                       encoder_front_stride: int = 1, encoder_front_kernel: int = KERNEL_SIZE) -> None:
     """Refuse encoder shapes the structure cannot have, saying which values would work."""
     if isinstance(encoder_layers, bool) or int(encoder_layers) != encoder_layers or encoder_layers < 4 or encoder_layers % 4:
         raise ValueError(
@@ -139,21 +152,48 @@ def check_architecture(encoder_layers: int, encoder_base_channels: int) -> None:
             f"encoder_base_channels must be a whole number >= 1, got {encoder_base_channels!r}; the released network "
             f"has {ENCODER_BASE_CHANNELS}."
         )
+    if encoder_head_channels is not None and (not _whole(encoder_head_channels) or encoder_head_channels < 2
+                                              or encoder_head_channels % 2):
+        raise ValueError(
+            f"encoder_head_channels must be an even whole number >= 2 (its first half is the acoustic embedding) or "
+            f"None for no head, got {encoder_head_channels!r}; 1024 gives the released 512-d acoustic embedding."
+        )
+    if not _whole(encoder_front_stride) or encoder_front_stride < 1:
+        raise ValueError(f"encoder_front_stride must be a whole number >= 1, got {encoder_front_stride!r} (1 as released).")
+    if not _whole(encoder_front_kernel) or encoder_front_kernel < 1 or encoder_front_kernel % 2 == 0:
+        raise ValueError(
+            f"encoder_front_kernel must be an odd whole number >= 1 (the layers are centred: 'same' padding), got "
+            f"{encoder_front_kernel!r} ({KERNEL_SIZE} as released)."
+        )
 
 
 class Encoder(nn.Module):
-    """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, C]`` (C = 1024 as released)."""
+    """Audio encoder: waveform ``[B, 1, T]`` (int16-range floats) → ``[B, C]`` (C = 1024 as released).
 
-    def __init__(self, layers: int = ENCODER_LAYERS, base_channels: int = ENCODER_BASE_CHANNELS):
+    ``head_channels``, ``front_stride`` and ``front_kernel`` are the student options of the
+    module docstring (``None``, 1 and 15 as released). The head is the last entry of
+    ``convs``/``norms`` (kernel 1), so every layer runs through the same code.
+    """
+
+    def __init__(self, layers: int = ENCODER_LAYERS, base_channels: int = ENCODER_BASE_CHANNELS,
+                 head_channels: int | None = None, front_stride: int = 1, front_kernel: int = KERNEL_SIZE):
         super().__init__()
-        check_architecture(layers, base_channels)
+        check_architecture(layers, base_channels, head_channels, front_stride, front_kernel)
         layers, base_channels = int(layers), int(base_channels)
+        self.front_stride = int(front_stride)
         channels = encoder_channels(layers, base_channels)
         inputs = [1] + channels[:-1]
+        kernels = [int(front_kernel)] + [KERNEL_SIZE] * (layers - 1)
+        if head_channels is not None:
+            inputs, channels, kernels = inputs + [channels[-1]], channels + [int(head_channels)], kernels + [1]
         self.convs = nn.ModuleList(
-            nn.Conv1d(cin, cout, KERNEL_SIZE, padding=KERNEL_SIZE // 2) for cin, cout in zip(inputs, channels)
+            nn.Conv1d(cin, cout, kernel, padding=kernel // 2) for cin, cout, kernel in zip(inputs, channels, kernels)
         )
         self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in channels)
+        if self.front_stride != 1:
+            # Stored with the weights: a stride is not visible in any tensor's shape, and loading
+            # reads the architecture from the file alone (metric.weights.architecture_of).
+            self.register_buffer("front_stride_value", torch.tensor(self.front_stride, dtype=torch.int64))
         # Folded (conv ∘ eval-BatchNorm) weights of frozen layers, rebuilt whenever a
         # source tensor changes (in-place update, load_state_dict, .to()).
         self._folded_cache: dict[tuple[int, int], tuple[tuple, torch.Tensor, torch.Tensor]] = {}
@@ -163,17 +203,56 @@ class Encoder(nn.Module):
         return self.convs[-1].out_channels
 
     @property
+    def has_head(self) -> bool:
+        return len(self.convs) % 4 == 1  # layers come in fours; the head is one more
+
+    @property
     def layers(self) -> int:
-        return len(self.convs)
+        """Convolution layers before the head (16 as released)."""
+        return len(self.convs) - int(self.has_head)
 
     @property
     def base_channels(self) -> int:
         return self.convs[0].out_channels
 
     @property
+    def head_channels(self) -> int | None:
+        return self.convs[-1].out_channels if self.has_head else None
+
+    @property
+    def front_kernel(self) -> int:
+        return self.convs[0].kernel_size[0]
+
+    @property
     def decimation(self) -> int:
         """Input samples per last-layer frame (16 as released)."""
-        return decimation(self.layers)
+        return decimation(self.layers, self.front_stride)
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples one output frame depends on (841 as released)."""
+        return receptive_field(self.layers, KERNEL_SIZE, self.front_stride, self.front_kernel)
+
+    def stride(self, i: int) -> int:
+        """Stride of layer ``i``: the front stride for the first, 2 for every 4th, else 1 (the head: 1)."""
+        if i == 0:
+            return self.front_stride
+        return 2 if (i + 1) % 4 == 0 and i < self.layers else 1
+
+    def flops(self, samples: int, acoustic_only: bool = True) -> int:
+        """Multiply-adds x 2 of the convolutions for one input of ``samples`` samples, counted from the shapes.
+
+        The count follows the computation this class performs: strided layers produce only the
+        kept frames, and ``acoustic_only`` evaluates half of the last layer's outputs. BatchNorm
+        (folded), leaky ReLU and pooling are elementwise and left out (under 1 % as released).
+        """
+        total, frames = 0, int(samples)
+        last = len(self.convs) - 1
+        for i, conv in enumerate(self.convs):
+            frames = -(-frames // self.stride(i))
+            out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
+            total += 2 * conv.in_channels * out_channels * conv.kernel_size[0] * frames
+        return total
 
     def _layer_weights(self, i: int, out_channels: int):
         """(weight, bias) of layer ``i`` with its eval-mode BatchNorm folded in, or ``None`` in training mode.
@@ -215,8 +294,7 @@ class Encoder(nn.Module):
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if lengths is not None and i > 0:
                 x = _mask_beyond(x, lengths)
-            decimate = (i + 1) % 4 == 0
-            stride = 2 if decimate else 1
+            stride = self.stride(i)
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
             folded = self._layer_weights(i, out_channels)
             if folded is not None:
@@ -237,8 +315,8 @@ class Encoder(nn.Module):
             # In place on a fresh tensor: autograd keeps only the output (valid for slope > 0),
             # which is also the next convolution's saved input — one stored activation per layer.
             x = F.leaky_relu(x, LEAKY_SLOPE, inplace=True)
-            if decimate and lengths is not None:
-                lengths = _decimated(lengths)
+            if stride > 1 and lengths is not None:
+                lengths = _decimated(lengths, stride)
         return x, lengths
 
     def forward(
@@ -290,7 +368,7 @@ class Encoder(nn.Module):
         step = self.decimation
         frames_total = -(-total // step)
         frames_per_chunk = max(1, int(chunk_samples) // step)
-        context = context_frames(self.layers)
+        context = context_frames(self.layers, KERNEL_SIZE, self.front_stride, self.front_kernel)
         if lengths is not None:
             lengths = lengths.to(device=x.device, dtype=torch.int64)
             valid_frames = torch.div(lengths + step - 1, step, rounding_mode="floor")
@@ -390,6 +468,15 @@ class Embeddings:
     content: torch.Tensor | None
 
 
+ARCHITECTURE_KEYS = ("encoder_layers", "encoder_base_channels", "encoder_head_channels", "encoder_front_stride",
+                     "encoder_front_kernel")
+
+
+def network_from_config(model) -> "CDPAMNetwork":
+    """A fresh network from a mapping of ``CDPAMNetwork`` arguments (training's ``model.*``; other keys ignored)."""
+    return CDPAMNetwork(**{key: model[key] for key in ARCHITECTURE_KEYS if key in model})
+
+
 class CDPAMNetwork(nn.Module):
     """Encoder + loss-net + judgment head: the complete metric network.
 
@@ -397,22 +484,41 @@ class CDPAMNetwork(nn.Module):
         encoder_layers: encoder depth, a multiple of 4 (16 as released).
         encoder_base_channels: channels of the first layers, doubled every 4th layer
             (64 as released; ``model=small``/``tiny`` training uses 16/8).
+        encoder_head_channels: width of a pointwise head after the last convolution
+            (``None`` as released: no head); the distilled student uses 1024, so that its
+            512-d acoustic half feeds the released loss-net.
+        encoder_front_stride: stride of the first layer (1 as released).
+        encoder_front_kernel: kernel of the first layer (15 as released).
 
     The loss-net's input follows the encoder (half its embedding width). The projection
     head lives with the contrastive training stage, not here, because the distance never
     uses it.
     """
 
-    def __init__(self, encoder_layers: int = ENCODER_LAYERS, encoder_base_channels: int = ENCODER_BASE_CHANNELS):
+    def __init__(self, encoder_layers: int = ENCODER_LAYERS, encoder_base_channels: int = ENCODER_BASE_CHANNELS,
+                 encoder_head_channels: int | None = None, encoder_front_stride: int = 1,
+                 encoder_front_kernel: int = KERNEL_SIZE):
         super().__init__()
-        self.encoder = Encoder(encoder_layers, encoder_base_channels)
+        self.encoder = Encoder(encoder_layers, encoder_base_channels, encoder_head_channels, encoder_front_stride,
+                               encoder_front_kernel)
         self.lossnet = LossNet(input_dim=self.encoder.embedding_dim // 2)
         self.judgment = JudgmentHead()
 
     @property
     def architecture(self) -> dict[str, int]:
-        """The constructor arguments that rebuild this network: ``CDPAMNetwork(**net.architecture)``."""
-        return {"encoder_layers": self.encoder.layers, "encoder_base_channels": self.encoder.base_channels}
+        """The constructor arguments that rebuild this network: ``CDPAMNetwork(**net.architecture)``.
+
+        The student options appear only when they differ from the released network.
+        """
+        encoder = self.encoder
+        architecture = {"encoder_layers": encoder.layers, "encoder_base_channels": encoder.base_channels}
+        if encoder.head_channels is not None:
+            architecture["encoder_head_channels"] = encoder.head_channels
+        if encoder.front_stride != 1:
+            architecture["encoder_front_stride"] = encoder.front_stride
+        if encoder.front_kernel != KERNEL_SIZE:
+            architecture["encoder_front_kernel"] = encoder.front_kernel
+        return architecture
 
     def acoustic_embedding(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised acoustic embedding of int16-range waveforms ``[B, 1, T]``."""

@@ -27,7 +27,7 @@ from typing import Iterable
 import torch
 
 from .atomic import atomic_torch_save
-from .model import CDPAMNetwork
+from .model import KERNEL_SIZE, CDPAMNetwork
 
 OFFICIAL_PACKAGE = "cdpam"
 OFFICIAL_RELATIVE_PATH = Path("CDPAM_trained") / "scratchJNDdefault_best_model.pth"
@@ -221,8 +221,25 @@ def architecture_of(state: dict[str, torch.Tensor]) -> dict[str, int]:
     ``{"encoder_layers": 16, "encoder_base_channels": 64}`` for the official weights.
     """
     state = network_state(state)
-    layers = {int(key.split(".")[2]) for key in state if key.startswith("encoder.convs.")}
-    return {"encoder_layers": len(layers), "encoder_base_channels": int(state["encoder.convs.0.weight"].shape[0])}
+    convs = len({int(key.split(".")[2]) for key in state if key.startswith("encoder.convs.")})
+    head = convs % 4 == 1  # layers come in fours; a pointwise head is one more
+    architecture = {"encoder_layers": convs - int(head), "encoder_base_channels": int(state["encoder.convs.0.weight"].shape[0])}
+    if head:
+        architecture["encoder_head_channels"] = int(state[f"encoder.convs.{convs - 1}.weight"].shape[0])
+    if "encoder.front_stride_value" in state:
+        architecture["encoder_front_stride"] = int(state["encoder.front_stride_value"])
+    front_kernel = int(state["encoder.convs.0.weight"].shape[-1])
+    if front_kernel != KERNEL_SIZE:
+        architecture["encoder_front_kernel"] = front_kernel
+    return architecture
+
+
+def full_architecture(architecture: dict[str, int]) -> dict[str, int | None]:
+    """Every ``CDPAMNetwork`` constructor argument of ``architecture``, the released defaults filled in."""
+    return {"encoder_layers": architecture["encoder_layers"], "encoder_base_channels": architecture["encoder_base_channels"],
+            "encoder_head_channels": architecture.get("encoder_head_channels"),
+            "encoder_front_stride": architecture.get("encoder_front_stride", 1),
+            "encoder_front_kernel": architecture.get("encoder_front_kernel", KERNEL_SIZE)}
 
 
 def read_network_state(weights: str | Path = "official") -> dict[str, torch.Tensor]:
@@ -285,12 +302,10 @@ def load_parts(network: CDPAMNetwork, weights: str | Path, parts: Iterable[str])
     state = read_network_state(weights)
     wanted, found = network.architecture, architecture_of(state)
     if "encoder" in parts and wanted != found:
+        settings = " ".join(f"model.{key}={'null' if value is None else value}" for key, value in full_architecture(found).items())
         raise WeightsError(
-            f"{weights} holds an encoder with {found['encoder_layers']} layers and base width "
-            f"{found['encoder_base_channels']}, but this run builds {wanted['encoder_layers']} layers of base width "
-            f"{wanted['encoder_base_channels']}: set model.encoder_layers={found['encoder_layers']} "
-            f"model.encoder_base_channels={found['encoder_base_channels']} (model=full for the official weights), or "
-            f"start from another checkpoint."
+            f"{weights} holds an encoder of architecture {found}, but this run builds {wanted}: set {settings} "
+            f"(model=full for the official weights), or start from another checkpoint."
         )
     for part in parts:
         sub = {key[len(part) + 1 :]: value for key, value in state.items() if key.startswith(part + ".")}

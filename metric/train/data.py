@@ -11,6 +11,11 @@ Which dataset a stage trains on depends on ``data.name``:
 ``triplets``    —                                       —                            triplets from a CSV
 ==============  ======================================  ===========================  ==========================
 
+Stage ``distill`` trains on ``toy`` or ``corpus`` speech too: groups of perturbed excerpts
+(:class:`metric.data.distill.PerturbedGroups`) whose teacher embeddings are computed once into
+``stage.cache_dir`` (:mod:`metric.train.teacher_cache`); :func:`distill_datasets` builds or
+reuses that cache and returns its two splits.
+
 Proxies are rules, not listeners (see :mod:`metric.data.proxy`);
 they exist so that every stage runs offline. Items are pure functions of their index, and
 the training order is a seeded permutation per epoch (:class:`EpochSampler`), so a run
@@ -21,6 +26,7 @@ on (:class:`ResumableLoader`).
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,6 +43,7 @@ STAGE_DATA = {
     "contrastive": ("toy", "corpus"),
     "jnd": ("toy", "corpus", "jnd"),
     "triplet": ("toy", "corpus", "triplets"),
+    "distill": ("toy", "corpus"),
 }
 
 
@@ -133,6 +140,8 @@ def build_datasets(stage: str, data: Mapping[str, Any], pair_kinds: str = "both"
     name = data["name"]
     if stage not in STAGE_DATA:
         raise ConfigError(f"unknown stage {stage!r}; choose contrastive, jnd or triplet")
+    if stage == "distill":
+        raise ConfigError("stage=distill trains on a teacher cache: build its datasets with distill_datasets(data, stage)")
     if name not in STAGE_DATA[stage]:
         raise ConfigError(f"stage={stage} cannot train on data={name}; use data=" + " or data=".join(STAGE_DATA[stage]))
     if name in ("toy", "corpus"):
@@ -164,6 +173,34 @@ def build_datasets(stage: str, data: Mapping[str, Any], pair_kinds: str = "both"
         train_idx, val_idx = _seeded_split(len(full), float(data["val_fraction"]), int(data["seed"]))
         train, val = Subset(full, train_idx), Subset(full, val_idx)
     return Cropped(train, keys, segment, int(data["seed"])), Cropped(val, keys, segment, int(data["seed"]) + 1)
+
+
+def distill_datasets(data: Mapping[str, Any], stage: Mapping[str, Any], progress: bool = True) -> tuple[Dataset, Dataset]:
+    """(training, validation) teacher caches of stage ``distill``, built first where shards are missing.
+
+    Both splits use ``data.seed`` (their utterances differ), so a cache is shared by every run
+    with the same data settings; ``stage.cache_dir`` holds ``train/`` and ``valid/``.
+    """
+    from metric.data.distill import PerturbedGroups
+    from metric.train.teacher_cache import build_teacher_cache, TeacherCache
+
+    if data["name"] not in STAGE_DATA["distill"]:
+        raise ConfigError(f"stage=distill cannot train on data={data['name']}; use data=toy or data=corpus")
+    train_utt, val_utt = speech_splits(data)
+    families = data.get("families") or stage.get("families")
+    groups = dict(sample_rate=int(data["sample_rate"]), families=list(families) if families else None,
+                  levels=list(stage["levels"]), group_size=int(stage["group_size"]),
+                  families_per_group=int(stage["families_per_group"]), pairs_per_family=int(stage["pairs_per_family"]),
+                  chain_links=int(stage["chain_links"]), gain_db=tuple(stage["gain_db"]),
+                  segment_seconds=float(data["segment_seconds"]), seed=int(data["seed"]))
+    folder = Path(str(stage["cache_dir"])).expanduser()
+    datasets = []
+    for name, utterances, size in (("train", train_utt, data["train_size"]), ("valid", val_utt, data["val_size"])):
+        generated = PerturbedGroups(utterances, size=int(size), **groups)
+        build_teacher_cache(generated, folder / name, teacher=str(stage["teacher"]), shard_size=int(stage["cache_shard_size"]),
+                            batch_size=int(stage["cache_batch_size"]), progress=progress)
+        datasets.append(TeacherCache(folder / name, size=int(size)))
+    return datasets[0], datasets[1]
 
 
 # ----------------------------------------------------------------- sampling and loading
@@ -233,7 +270,8 @@ class ResumableLoader(DataLoader):
             self.sampler.resume(int(state["epoch"]), batches * int(self.batch_size))
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> ResumableLoader:
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
+                collate_fn: Callable[[Sequence[dict[str, Any]]], dict[str, Any]] = collate_padded) -> ResumableLoader:
     if len(dataset) < batch_size and shuffle:
         raise ConfigError(f"the training set has {len(dataset)} items, fewer than one batch of {batch_size}; "
                           "lower optim.batch_size or raise data.train_size")
@@ -242,7 +280,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int, num
         batch_size=int(batch_size),
         sampler=EpochSampler(len(dataset), shuffle=shuffle, seed=seed),
         drop_last=shuffle,
-        collate_fn=collate_padded,
+        collate_fn=collate_fn,
         num_workers=int(num_workers),
         persistent_workers=int(num_workers) > 0,
     )

@@ -8,6 +8,9 @@
   frozen or fine-tuned (``stage.freeze_encoder``).
 * :class:`TripletStage` (c): the loss-net fine-tuned with ``MarginRankingLoss(margin=0.1)``
   on (reference, A, B, preference) triplets.
+* :class:`DistillStage`: a smaller encoder (the student) trained to reproduce a teacher's
+  acoustic embeddings and distances from a cache of the teacher's outputs
+  (:mod:`metric.train.teacher_cache`); the teacher's loss-net and judgment head are reused, frozen.
 
 Frozen parts are held outside the module's registry: they are in no optimiser and in no
 checkpoint ``state_dict`` (the run rebuilds them from ``stage.init_from``; a checksum stored
@@ -27,8 +30,8 @@ from torch import nn
 from metric.audio import to_model_input
 from metric.data.augment import SilenceAndGain
 from metric.dependency_warnings import ignoring_dependency_warnings
-from metric.model import CDPAMNetwork, ProjectionHead, split_embedding
-from metric.weights import load_parts
+from metric.model import CDPAMNetwork, ProjectionHead, network_from_config, split_embedding
+from metric.weights import load_network, load_parts
 
 from .losses import judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
 
@@ -122,8 +125,7 @@ class StageModule(pl.LightningModule):
 
     # -- export ---------------------------------------------------------------------------
     def new_network(self) -> CDPAMNetwork:
-        model = self.config["model"]
-        return CDPAMNetwork(encoder_layers=int(model["encoder_layers"]), encoder_base_channels=int(model["encoder_base_channels"]))
+        return network_from_config(self.config["model"])
 
     def export_network(self) -> CDPAMNetwork:
         """The complete metric network as trained so far (CPU, eval mode)."""
@@ -333,4 +335,86 @@ class TripletStage(_DistanceStage):
         self.log("val_2afc", agreement, prog_bar=True, sync_dist=True, batch_size=size)
 
 
-STAGES = {"contrastive": ContrastiveStage, "jnd": JNDStage, "triplet": TripletStage}
+class DistillStage(StageModule):
+    """Distillation: a student encoder reproduces the teacher's acoustic embeddings and distances.
+
+    Each item is a group of ``G`` rows (a clean excerpt and perturbed versions of it) with the
+    teacher's L2-normalised acoustic embeddings. The loss is
+
+    ``stage.embedding_weight * mean(1 - cos(e_student, e_teacher))
+    + stage.distance_weight * mean |log(d_student + eps) - log(d_teacher + eps)|``
+
+    over every row and every pair of rows in a group, both distances taken by the teacher's
+    loss-net (frozen: the exported network carries it unchanged, so the student's 512-d
+    acoustic half must land where the teacher's does). Log distances weigh small and large
+    differences alike, which is what rank agreement needs.
+    """
+
+    stage_name = "distill"
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__(config)
+        stage = config["stage"]
+        network = self.new_network()
+        teacher = load_network(stage["teacher"])
+        wanted = teacher.encoder.embedding_dim
+        if network.encoder.embedding_dim != wanted:
+            raise ValueError(
+                f"the student's embedding has {network.encoder.embedding_dim} channels, the teacher's {wanted}: its "
+                f"acoustic half feeds the teacher's loss-net, so set model.encoder_head_channels={wanted} (model=lite does)"
+            )
+        self.encoder = network.encoder
+        self.keep_frozen("lossnet", teacher.lossnet)
+        self.keep_frozen("judgment", teacher.judgment)
+        self.embedding_weight = float(stage["embedding_weight"])
+        self.distance_weight = float(stage["distance_weight"])
+        self.log_epsilon = float(stage["log_epsilon"])
+        self._pairs: torch.Tensor | None = None
+
+    def configure_optimizers(self):
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.Adam(parameters, lr=float(self.config["stage"]["lr"]),
+                                weight_decay=float(self.config["optim"].get("weight_decay", 0.0)))
+
+    def _step(self, batch):
+        from .teacher_cache import all_pairs, teacher_distances
+
+        audio, teacher = batch["audio"], batch["teacher"].to(batch["audio"].device)
+        count, group, samples = audio.shape
+        x, _ = self.model_input(audio.reshape(count * group, samples), None)
+        student = F.normalize(self.encoder(x, acoustic_only=True), dim=-1).reshape(count, group, -1)
+        if self._pairs is None or self._pairs.shape[0] != group * (group - 1) // 2:
+            self._pairs = all_pairs(group)
+        pairs = self._pairs.to(audio.device)
+        lossnet = self.part("lossnet")
+        d_student = teacher_distances(lossnet, student, pairs)
+        with torch.no_grad():
+            d_teacher = teacher_distances(lossnet, teacher, pairs)
+        embedding_loss = (1.0 - (student * teacher).sum(dim=-1)).mean()
+        eps = self.log_epsilon
+        distance_loss = (torch.log(d_student + eps) - torch.log(d_teacher + eps)).abs().mean()
+        loss = self.embedding_weight * embedding_loss + self.distance_weight * distance_loss
+        # Pairwise order agreement of the distances within each group: what rank correlation rewards.
+        with torch.no_grad():
+            s_diff = d_student[:, :, None] - d_student[:, None, :]
+            t_diff = d_teacher[:, :, None] - d_teacher[:, None, :]
+            decided = t_diff != 0
+            order = ((torch.sign(s_diff) == torch.sign(t_diff)) & decided).sum() / decided.sum().clamp(min=1)
+        return loss, {"embedding_loss": embedding_loss.detach(), "distance_loss": distance_loss.detach(), "order_agreement": order}
+
+    def training_step(self, batch, batch_idx):
+        self.trace(batch)
+        loss, logs = self._step(batch)
+        size = batch["audio"].shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        self.log_dict({f"train_{k}": v for k, v in logs.items()}, batch_size=size)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, logs = self._step(batch)
+        size = batch["audio"].shape[0]
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
+        self.log_dict({f"val_{k}": v for k, v in logs.items()}, prog_bar=False, sync_dist=True, batch_size=size)
+
+
+STAGES = {"contrastive": ContrastiveStage, "jnd": JNDStage, "triplet": TripletStage, "distill": DistillStage}

@@ -56,7 +56,7 @@ def _is_global_zero() -> bool:
 def validate(cfg: DictConfig) -> None:
     stage, data = cfg.stage.name, cfg.data.name
     if stage not in STAGE_DATA:
-        raise ConfigError(f"unknown stage {stage!r}; choose stage=contrastive, stage=jnd or stage=triplet")
+        raise ConfigError(f"unknown stage {stage!r}; choose stage=contrastive, stage=jnd, stage=triplet or stage=distill")
     if data not in STAGE_DATA[stage]:
         raise ConfigError(f"stage={stage} cannot train on data={data}; use data=" + " or data=".join(STAGE_DATA[stage]))
     if int(cfg.optim.batch_size) < 2:
@@ -91,16 +91,18 @@ def resume_checkpoint(cfg: DictConfig, folder: Path) -> Path | None:
 
 
 def _network(cfg: DictConfig):
-    from metric.model import CDPAMNetwork
+    from metric.model import network_from_config
 
-    return CDPAMNetwork(encoder_layers=int(cfg.model.encoder_layers), encoder_base_channels=int(cfg.model.encoder_base_channels))
+    return network_from_config(cfg.model)
 
 
 def _parameter_counts(cfg: DictConfig) -> tuple[int, int]:
     network = _network(cfg)
     total = sum(p.numel() for p in network.parameters())
-    trained = total if cfg.stage.name == "contrastive" or not cfg.stage.get("freeze_encoder", True) else (
-        total - sum(p.numel() for p in network.encoder.parameters()))
+    encoder = sum(p.numel() for p in network.encoder.parameters())
+    if cfg.stage.name == "distill":  # the student's encoder only: loss-net and judgment are the teacher's, frozen
+        return total, encoder
+    trained = total if cfg.stage.name == "contrastive" or not cfg.stage.get("freeze_encoder", True) else total - encoder
     return total, trained
 
 
@@ -141,7 +143,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     from .checkpointing import AtomicCheckpointIO, PeriodicCheckpoint
-    from .data import build_datasets, make_loader
+    from .data import build_datasets, distill_datasets, make_loader
     from .modules import STAGES
 
     if cfg.threads:
@@ -149,11 +151,18 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     config = OmegaConf.to_container(cfg, resolve=True)
     module = STAGES[cfg.stage.name](config)
-    train_set, val_set = build_datasets(cfg.stage.name, config["data"], pair_kinds=cfg.stage.get("pair_kinds", "both"))
+    collate = {}
+    if cfg.stage.name == "distill":
+        from metric.train.teacher_cache import collate_groups
+
+        train_set, val_set = distill_datasets(config["data"], config["stage"])
+        collate = {"collate_fn": collate_groups}
+    else:
+        train_set, val_set = build_datasets(cfg.stage.name, config["data"], pair_kinds=cfg.stage.get("pair_kinds", "both"))
     batch = int(cfg.optim.batch_size)
     workers = int(cfg.data.get("num_workers", 0))
-    train_loader = make_loader(train_set, batch, shuffle=True, seed=int(cfg.seed), num_workers=workers)
-    val_loader = make_loader(val_set, batch, shuffle=False, seed=int(cfg.seed), num_workers=workers)
+    train_loader = make_loader(train_set, batch, shuffle=True, seed=int(cfg.seed), num_workers=workers, **collate)
+    val_loader = make_loader(val_set, batch, shuffle=False, seed=int(cfg.seed), num_workers=workers, **collate)
 
     rank_zero = _is_global_zero()
     if rank_zero:
@@ -162,6 +171,10 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
                          "data": cfg.data.name, "resumed_from": str(ckpt_path) if ckpt_path else None,
                          "overrides": list(overrides), "argv": sys.argv, "versions": _versions(),
                          "parameters": total, "trained_parameters": trained})
+        if cfg.stage.name == "distill":
+            from metric.train.teacher_cache import summarise
+
+            _update_last(folder, teacher_cache={"train": summarise(train_set.manifest), "valid": summarise(val_set.manifest)})
 
     checkpoints = PeriodicCheckpoint(folder, int(cfg.checkpoint.every_n_steps))
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
