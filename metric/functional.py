@@ -21,10 +21,11 @@ import torch
 
 from .audio import ArrayLike, LengthsLike, PreparedBatch, check_pair, check_prepared_pair, to_model_input
 from .model import CDPAMNetwork
-from .weights import load_network
+from .weights import NAMED_WEIGHTS, load_network
 
 Weights = Union[str, Path, CDPAMNetwork]
-"""What ``weights=`` accepts: ``"official"``, a checkpoint path (any width) or a network."""
+"""What ``weights=`` accepts: ``"official"``, ``"lite"`` (the distilled approximation, docs/lite.md), a
+checkpoint path (any width) or a network."""
 
 _LOCK = threading.Lock()
 _MASTERS: dict[str, CDPAMNetwork] = {}
@@ -32,7 +33,7 @@ _COPIES: dict[tuple[str, str, torch.dtype], CDPAMNetwork] = {}
 
 
 def _weights_key(weights: str | Path) -> str:
-    return "official" if str(weights) == "official" else str(Path(weights).expanduser().resolve())
+    return str(weights) if str(weights) in NAMED_WEIGHTS else str(Path(weights).expanduser().resolve())
 
 
 def shared_network(

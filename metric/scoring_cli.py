@@ -225,7 +225,7 @@ def register(subparsers) -> None:
     output.add_argument("--json", action="store_true", help="print JSON (per-pair results, mean, failures)")
     output.add_argument("--csv", action="store_true", help="print CSV (reference, estimate, distance, error)")
     parser.add_argument("-o", "--output", help="write the result to this file instead of stdout")
-    parser.add_argument("--weights", default="official", help="'official' (default) or a checkpoint trained with cdpam train")
+    parser.add_argument("--weights", default="official", help="'official' (default), 'lite' (the distilled CDPAM-lite: about 50x cheaper, an approximation; docs/lite.md) or a checkpoint trained with cdpam train")
     parser.add_argument(
         "--channels", choices=("mean", "first", "error"), default="mean",
         help="how to treat multi-channel files: downmix (default), first channel, or refuse",

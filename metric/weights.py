@@ -48,6 +48,12 @@ _OFFICIAL_PREFIXES = (
 
 NETWORK_PARTS = ("encoder", "lossnet", "judgment")
 
+# CDPAM-lite: a student distilled from the official network (docs/lite.md), shipped inside this
+# package. An approximation of CDPAM, checked like the official file before it is read.
+LITE_PATH = Path(__file__).resolve().parent / "assets" / "weights" / "cdpam_lite.pt"
+LITE_SHA256 = "ac840a34bbf4ca379f75eb1253e50f3d59893dcc1f05ff73ce186a7f4d638026"
+NAMED_WEIGHTS = ("official", "lite")
+
 _FIX_INSTALL = "install it with `pip install cdpam==0.0.6` (it brings the official weights file)"
 
 
@@ -175,7 +181,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Safely read a network state dict from a project checkpoint or a bare state dict."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"No weights file at {path}; pass weights='official' or the path of a checkpoint.")
+        raise WeightsError(f"No weights file at {path}; pass weights='official', weights='lite' or the path of a checkpoint.")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated zip, random bytes, or a pickle needing code
@@ -242,12 +248,26 @@ def full_architecture(architecture: dict[str, int]) -> dict[str, int | None]:
             "encoder_front_kernel": architecture.get("encoder_front_kernel", KERNEL_SIZE)}
 
 
+def lite_weights_path() -> Path:
+    """The packaged CDPAM-lite checkpoint, after its sha256 matches the one this version shipped."""
+    if not LITE_PATH.is_file():
+        raise WeightsError(f"The CDPAM-lite weights are missing from the installed package ({LITE_PATH}); reinstall "
+                           f"cdpam-plugins, or pass weights='official'.")
+    digest = sha256_of(LITE_PATH)
+    if digest != LITE_SHA256:
+        raise WeightsError(f"{LITE_PATH} has sha256 {digest}, expected {LITE_SHA256}: the file is corrupt or altered; "
+                           f"reinstall cdpam-plugins.")
+    return LITE_PATH
+
+
 def read_network_state(weights: str | Path = "official") -> dict[str, torch.Tensor]:
-    """The network state dict of ``'official'``, an export of any width, or a Lightning checkpoint.
+    """The network state dict of ``'official'``, ``'lite'``, an export of any width, or a Lightning checkpoint.
 
     Every file is read with ``weights_only=True``; a damaged converted cache of the official
     weights is rebuilt from the verified official file rather than trusted.
     """
+    if str(weights) == "lite":
+        return network_state(read_state_dict(lite_weights_path()), LITE_PATH)
     official = str(weights) == "official"
     path = official_weights_path() if official else Path(weights).expanduser()
     try:
@@ -260,7 +280,7 @@ def read_network_state(weights: str | Path = "official") -> dict[str, torch.Tens
 
 
 def load_network(weights: str | Path = "official") -> CDPAMNetwork:
-    """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'`` or a checkpoint path of any width."""
+    """A frozen, eval-mode :class:`CDPAMNetwork` from ``'official'``, ``'lite'`` or a checkpoint path of any width."""
     # The first load may happen inside torch.inference_mode() (scoring); weights made there
     # could never join a later loss computation, so they are always normal tensors.
     with torch.inference_mode(False):

@@ -30,6 +30,7 @@ examples:
   cdpam evaluate all                        # monotonicity + common area + MP@k on the toy corpus
   cdpam evaluate monotonicity --metrics cdpam,mse,pesq --corpus path/to/wavs
   cdpam evaluate retrieval --weights runs/stage3/best.pt --out eval/
+  cdpam evaluate monotonicity --weights lite  # CDPAM-lite beside the exact CDPAM
   cdpam evaluate 2afc --triplets listening_test.csv
   cdpam evaluate mos --mos ratings.csv --metrics cdpam,pesq,stoi"""
 
@@ -74,7 +75,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-baselines", action="store_true",
                         help="leave out the baseline rows (mse, and an untrained network of each CDPAM width) added by default")
     parser.add_argument("--weights", action="append", default=[], metavar="PATH",
-                        help="a CDPAM checkpoint trained with this project, scored as an extra metric (repeatable)")
+                        help="'lite' (the distilled CDPAM-lite) or a CDPAM checkpoint trained with this project, scored as an extra metric (repeatable)")
     parser.add_argument("--corpus", default="toy", help="'toy' (embedded corpus, test split; 'toy:train' for another split), 'sample' (the 3 official clips) or a folder of audio files")
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="output folder (default: ./evaluation)")
     parser.add_argument("--triplets", type=Path, help="2AFC listening test CSV: reference,a,b,p_a")

@@ -43,6 +43,8 @@ from typing import Callable, Hashable, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from metric.weights import NAMED_WEIGHTS
+
 from .pesq_stoi import pesq, stoi, to_pesq_rate
 
 Pair = tuple[Hashable, Hashable]
@@ -176,7 +178,7 @@ class CDPAMScorer(Scorer):
         from metric.model import CDPAMNetwork
 
         super().__init__(name or "cdpam", self._pair_distance, higher_is_better=False)
-        self.weights = weights if isinstance(weights, CDPAMNetwork) or str(weights) == "official" else Path(weights)
+        self.weights = weights if isinstance(weights, CDPAMNetwork) or str(weights) in NAMED_WEIGHTS else Path(weights)
         self.batch_size = batch_size
         self._embeddings: dict[tuple, object] = {}
         self._metrics: dict[int, object] = {}
@@ -280,16 +282,18 @@ _SIGNAL_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int], float],
     "cbak": (_composite_measure("cbak"), True),
     "covl": (_composite_measure("covl"), True),
 }
-METRIC_NAMES: tuple[str, ...] = ("cdpam", *_SIGNAL_METRICS)
+METRIC_NAMES: tuple[str, ...] = ("cdpam", "cdpam_lite", *_SIGNAL_METRICS)
 FAST_METRICS: tuple[str, ...] = ("mse", "sisdr", "lsd", "mrstft")
 DEFAULT_METRICS: tuple[str, ...] = ("cdpam", "mse", "sisdr", "lsd", "mrstft", "pesq", "stoi")
 
 
 def build_scorer(name: str) -> Scorer:
-    """A scorer by name: one of :data:`METRIC_NAMES`, or ``checkpoint:PATH``."""
+    """A scorer by name: one of :data:`METRIC_NAMES` (``cdpam_lite``: the distilled approximation), or ``checkpoint:PATH``."""
     name = name.strip()
     if name == "cdpam":
         return CDPAMScorer("official", name="cdpam")
+    if name in ("cdpam_lite", "checkpoint:lite"):
+        return CDPAMScorer("lite", name="cdpam_lite")
     if name.startswith("checkpoint:"):
         path = Path(name.split(":", 1)[1]).expanduser()
         if not path.is_file():

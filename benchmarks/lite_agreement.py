@@ -1,0 +1,209 @@
+"""How closely a distilled student (CDPAM-lite by default) agrees with the exact CDPAM, on audio it never saw.
+
+Two test sets, both from the toy corpus' *test* speakers (no distillation run sees them):
+
+1. **Held-out groups** (:class:`metric.data.distill.PerturbedGroups`): a clean excerpt and 7
+   perturbed versions per group, drawn from every family that runs without extra input —
+   including ``pink_noise``, ``opus`` and ``clipping``, which the distillation mix leaves
+   out — at levels 0.1, 0.3, ..., 0.9 and 1.0, none of which is on the training grid.
+   Reported: Spearman correlation of student vs teacher distances (clean vs perturbed, and
+   every pair of a group), overall and per family; agreement with the teacher's preference
+   on triplets (reference = the clean row, A and B = two perturbed rows of the group); the
+   pairs where the two disagree most. 95 % CIs: bootstrap over groups.
+2. **Monotonicity on the energy-controlled protocol** of ``cdpam evaluate``
+   (:func:`metric.evaluate.testsets.build_monotonicity_set`: noise set as an SNR, one random
+   gain per clip): the student's per-family monotonicity next to the teacher's.
+
+The teacher's outputs are cached in ``--work-dir`` (the teacher pass dominates the cost), so a
+rerun for another student costs only the student's passes. Prints markdown tables and writes
+them with the raw numbers to ``--out`` (``.md`` and ``.json``).
+
+    python benchmarks/lite_agreement.py                          # weights="lite"
+    python benchmarks/lite_agreement.py --student runs/distill/cdpam_distill.pt --work-dir /tmp/agreement
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metric import CDPAM, load_network
+from metric.data import toy
+from metric.data.distill import DISTILL_LEVELS, PerturbedGroups
+from metric.evaluate.monotonicity import monotonicity, spearman
+from metric.evaluate.scorers import CDPAMScorer
+from metric.evaluate.testsets import build_monotonicity_set, load_clips
+from metric.perturb import FAMILIES, NEEDS_OPTIONS
+from metric.train.runner import compose_config
+from metric.train.teacher_cache import TeacherCache, all_pairs, build_teacher_cache, spec_families
+
+TEST_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+TEST_FAMILIES = tuple(f for f in FAMILIES if f not in NEEDS_OPTIONS)
+TEST_SEED = 7
+
+
+def training_families() -> list[str]:
+    return list(compose_config(["stage=distill"]).stage.families)
+
+
+def held_out_groups(size: int) -> PerturbedGroups:
+    return PerturbedGroups(toy.utterances("test", 22050), sample_rate=22050, size=size, families=TEST_FAMILIES,
+                           levels=TEST_LEVELS, seed=TEST_SEED)
+
+
+def bootstrap_ci(statistic, units: int, rounds: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of ``statistic(indices)`` over resampled units (groups)."""
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, units, units)) for _ in range(rounds)]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def group_agreement(student_weights: str, work_dir: Path, size: int) -> dict:
+    cache_dir = work_dir / "held_out_groups"
+    build_teacher_cache(held_out_groups(size), cache_dir, teacher="official")
+    cache = TeacherCache(cache_dir, size=size)
+    student = CDPAM(22050, weights=student_weights)
+    teacher_lossnet = load_network("official").lossnet
+    groups, rows = cache.audio.shape[:2]
+    pairs = all_pairs(rows)
+    with torch.no_grad():
+        student_embedding = torch.stack([student.embed(cache[g]["audio"]) for g in range(groups)])
+        d_student = torch.stack([student.distance_from_embeddings(student_embedding[g, pairs[:, 0]],
+                                                                  student_embedding[g, pairs[:, 1]]) for g in range(groups)])
+        d_teacher = torch.stack([teacher_lossnet(cache.embedding[g, pairs[:, 0]], cache.embedding[g, pairs[:, 1]])
+                                 for g in range(groups)])
+    d_student, d_teacher = d_student.double().numpy(), d_teacher.double().numpy()  # [groups, pairs]
+    clean = (pairs[:, 0] == 0).numpy()  # pairs (clean row, perturbed row)
+    seen = set(training_families())
+
+    def clean_spearman(index):
+        return spearman(d_student[index][:, clean].ravel(), d_teacher[index][:, clean].ravel())
+
+    def all_spearman(index):
+        return spearman(d_student[index].ravel(), d_teacher[index].ravel())
+
+    # Triplets: reference = clean row, A and B two perturbed rows; preference = the closer one.
+    triplets = [(a, b) for a in range(1, rows) for b in range(a + 1, rows)]
+    column = {(int(i), int(j)): k for k, (i, j) in enumerate(pairs.tolist())}
+    ta = np.array([[d_teacher[g, column[(0, a)]] - d_teacher[g, column[(0, b)]] for a, b in triplets] for g in range(groups)])
+    sa = np.array([[d_student[g, column[(0, a)]] - d_student[g, column[(0, b)]] for a, b in triplets] for g in range(groups)])
+
+    def triplet_agreement(index, margin=0.0):
+        t, s = ta[index].ravel(), sa[index].ravel()
+        decided = np.abs(t) > margin
+        return float(np.mean(np.sign(t[decided]) == np.sign(s[decided]))) if decided.any() else float("nan")
+
+    everything = np.arange(groups)
+    # Per family: the clean-vs-perturbed distances of rows perturbed by that family alone.
+    by_family: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    worst = []
+    for g in range(groups):
+        for row in range(1, rows):
+            spec = cache.chains[g][row]
+            names = spec_families(spec)
+            key = names[0] if len(names) == 1 else "chains of 2"
+            by_family[key].append((g, column[(0, row)]))
+            ratio = float(np.log(d_student[g, column[(0, row)]] / d_teacher[g, column[(0, row)]]))
+            worst.append((abs(ratio), ratio, spec, g))
+    families = []
+    for family, cells in sorted(by_family.items()):
+        s = np.array([d_student[g, k] for g, k in cells])
+        t = np.array([d_teacher[g, k] for g, k in cells])
+        families.append({"family": family, "in_training": family in seen if family != "chains of 2" else None,
+                         "pairs": len(cells), "spearman": spearman(s, t) if len(cells) > 2 else float("nan"),
+                         "median_log_ratio": float(np.median(np.log(s / t)))})
+    worst.sort(reverse=True)
+    return {
+        "groups": groups, "rows_per_group": rows, "levels": list(TEST_LEVELS), "training_levels": list(DISTILL_LEVELS),
+        "families": list(TEST_FAMILIES), "held_out_families": sorted(set(TEST_FAMILIES) - seen),
+        "spearman_clean_pairs": clean_spearman(everything), "spearman_clean_pairs_ci": bootstrap_ci(clean_spearman, groups),
+        "spearman_all_pairs": all_spearman(everything), "spearman_all_pairs_ci": bootstrap_ci(all_spearman, groups),
+        "triplets": int(ta.size), "triplet_agreement": triplet_agreement(everything),
+        "triplet_agreement_ci": bootstrap_ci(triplet_agreement, groups),
+        "triplet_agreement_clear": triplet_agreement(everything, margin=0.05),
+        "triplets_clear": int((np.abs(ta) > 0.05).sum()),
+        "per_family": families,
+        "largest_disagreements": [{"chain": spec, "group": g, "log_student_over_teacher": r} for _, r, spec, g in worst[:8]],
+        "teacher_cache": str(cache_dir),
+    }
+
+
+def monotonicity_agreement(student_weights: str, work_dir: Path, contents: int) -> dict:
+    clips = load_clips("toy", count=contents, seconds=0.75, sample_rate=16000)
+    test_set = build_monotonicity_set(clips, sample_rate=16000, progress=False)
+    info = test_set.info
+    cached = work_dir / f"monotonicity_teacher_{contents}.json"
+    if cached.is_file():
+        teacher = np.array(json.loads(cached.read_text()))
+    else:
+        teacher = CDPAMScorer("official").distances(test_set.clips, test_set.pairs, 16000, progress=False)
+        cached.write_text(json.dumps(teacher.tolist()))
+    student = CDPAMScorer(student_weights, name="student").distances(test_set.clips, test_set.pairs, 16000, progress=False)
+    args = ([i["level"] for i in info], [i["family"] for i in info], [i["content"] for i in info])
+    mono_t, mono_s = monotonicity(teacher, *args), monotonicity(student, *args)
+    return {"pairs": len(test_set.pairs), "contents": contents, "teacher": mono_t, "student": mono_s,
+            "difference": mono_s["mono"] - mono_t["mono"], "spearman_student_teacher": spearman(student, teacher)}
+
+
+def _f(value, digits=3):
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    g, m = result["groups"], result["monotonicity"]
+    lines = [f"Student: `{result['student']}`; teacher: the official CDPAM.", "",
+             f"**Held-out groups**: {g['groups']} groups x {g['rows_per_group']} rows of 0.5 s from the toy test speakers; "
+             f"levels {', '.join(f'{v:g}' for v in g['levels'])} (training grid: {', '.join(f'{v:g}' for v in g['training_levels'])}); "
+             f"families not in training: {', '.join(g['held_out_families'])}.", "",
+             "| measure | value | 95 % CI (bootstrap over groups) | target |", "|---|---|---|---|",
+             f"| Spearman, clean vs perturbed distances | {_f(g['spearman_clean_pairs'])} | {_f(g['spearman_clean_pairs_ci'][0])}..{_f(g['spearman_clean_pairs_ci'][1])} | >= 0.95 |",
+             f"| Spearman, every pair of a group | {_f(g['spearman_all_pairs'])} | {_f(g['spearman_all_pairs_ci'][0])}..{_f(g['spearman_all_pairs_ci'][1])} | |",
+             f"| triplet preference agreement ({g['triplets']} triplets) | {_f(100 * g['triplet_agreement'], 1)} % | "
+             f"{_f(100 * g['triplet_agreement_ci'][0], 1)}..{_f(100 * g['triplet_agreement_ci'][1], 1)} % | >= 90 % |",
+             f"| same, triplets the teacher separates by > 0.05 ({g['triplets_clear']}) | {_f(100 * g['triplet_agreement_clear'], 1)} % | | |",
+             f"| monotonicity, teacher / student / difference | {_f(m['teacher']['mono'])} / {_f(m['student']['mono'])} / {_f(m['difference'])} | | within 0.03 |",
+             "", "Per family (clean vs perturbed distances of rows perturbed by that family alone):", "",
+             "| family | in training mix | pairs | Spearman | median log(student / teacher) | teacher mono | student mono |",
+             "|---|---|---|---|---|---|---|"]
+    for row in g["per_family"]:
+        seen = {True: "yes", False: "**no**", None: "-"}[row["in_training"]]
+        family = row["family"]
+        lines.append(f"| {family} | {seen} | {row['pairs']} | {_f(row['spearman'])} | {_f(row['median_log_ratio'], 2)} | "
+                     f"{_f(m['teacher']['per_family'].get(family, float('nan')))} | {_f(m['student']['per_family'].get(family, float('nan')))} |")
+    lines += ["", f"Monotonicity protocol: {m['pairs']} pairs ({m['contents']} clips of 0.75 s, toy test split, energy-controlled), "
+              f"Spearman of student vs teacher distances there: {_f(m['spearman_student_teacher'])}.", "",
+              "Largest disagreements (clean vs perturbed, |log(student / teacher)|):", "",
+              "| chain | group | log(student / teacher) |", "|---|---|---|"]
+    lines += [f"| `{d['chain']}` | {d['group']} | {_f(d['log_student_over_teacher'], 2)} |" for d in g["largest_disagreements"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--student", default="lite", help="'lite' (default) or a checkpoint written by `cdpam train stage=distill`")
+    parser.add_argument("--work-dir", type=Path, default=Path("lite_agreement"), help="teacher caches (reused by reruns)")
+    parser.add_argument("--groups", type=int, default=32, help="held-out groups (8 rows of 0.5 s each)")
+    parser.add_argument("--contents", type=int, default=4, help="clips per monotonicity condition (as `cdpam evaluate`)")
+    parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
+    args = parser.parse_args(argv)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
+              "monotonicity": monotonicity_agreement(args.student, args.work_dir, args.contents)}
+    text = markdown(result)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(text)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
