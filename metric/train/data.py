@@ -179,7 +179,8 @@ def distill_datasets(data: Mapping[str, Any], stage: Mapping[str, Any], progress
     """(training, validation) teacher caches of stage ``distill``, built first where shards are missing.
 
     Both splits use ``data.seed`` (their utterances differ), so a cache is shared by every run
-    with the same data settings; ``stage.cache_dir`` holds ``train/`` and ``valid/``.
+    with the same data settings; ``stage.cache_dir`` holds one folder per split, named after
+    ``data.train_split`` / ``data.val_split`` (``train/`` and ``valid/`` for a corpus).
     """
     from metric.data.distill import PerturbedGroups
     from metric.train.teacher_cache import build_teacher_cache, TeacherCache
@@ -195,7 +196,8 @@ def distill_datasets(data: Mapping[str, Any], stage: Mapping[str, Any], progress
                   segment_seconds=float(data["segment_seconds"]), seed=int(data["seed"]))
     folder = Path(str(stage["cache_dir"])).expanduser()
     datasets = []
-    for name, utterances, size in (("train", train_utt, data["train_size"]), ("valid", val_utt, data["val_size"])):
+    names = (data.get("train_split") or "train", data.get("val_split") or "valid")
+    for name, utterances, size in ((names[0], train_utt, data["train_size"]), (names[1], val_utt, data["val_size"])):
         generated = PerturbedGroups(utterances, size=int(size), **groups)
         build_teacher_cache(generated, folder / name, teacher=str(stage["teacher"]), shard_size=int(stage["cache_shard_size"]),
                             batch_size=int(stage["cache_batch_size"]), progress=progress)
