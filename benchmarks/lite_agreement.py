@@ -14,6 +14,9 @@ Two test sets, both from the toy corpus' *test* speakers (no distillation run se
    (:func:`metric.evaluate.testsets.build_monotonicity_set`: noise set as an SNR, one random
    gain per clip): the student's per-family monotonicity next to the teacher's.
 
+Every measure is also given for an *untrained* network of the student's architecture (seed 0)
+with the teacher's loss-net: what distillation added over a random encoder.
+
 The teacher's outputs are cached in ``--work-dir`` (the teacher pass dominates the cost), so a
 rerun for another student costs only the student's passes. Prints markdown tables and writes
 them with the raw numbers to ``--out`` (``.md`` and ``.json``).
@@ -33,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metric import CDPAM, load_network
+from metric import CDPAM, CDPAMNetwork, load_network
 from metric.data import toy
 from metric.data.distill import DISTILL_LEVELS, PerturbedGroups
 from metric.evaluate.monotonicity import monotonicity, spearman
@@ -65,7 +68,20 @@ def bootstrap_ci(statistic, units: int, rounds: int = 1000, seed: int = 0) -> tu
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def group_agreement(student_weights: str, work_dir: Path, size: int) -> dict:
+def untrained_student(student_weights) -> CDPAMNetwork:
+    """A network of the student's architecture, encoder initialised from seed 0, with the teacher's loss-net."""
+    architecture = load_network(student_weights).architecture
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    network = CDPAMNetwork(**architecture)
+    torch.random.set_rng_state(state)
+    teacher = load_network("official")
+    network.lossnet.load_state_dict(teacher.lossnet.state_dict())
+    network.judgment.load_state_dict(teacher.judgment.state_dict())
+    return network.eval()
+
+
+def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
     cache_dir = work_dir / "held_out_groups"
     build_teacher_cache(held_out_groups(size), cache_dir, teacher="official")
     cache = TeacherCache(cache_dir, size=size)
@@ -135,7 +151,7 @@ def group_agreement(student_weights: str, work_dir: Path, size: int) -> dict:
     }
 
 
-def monotonicity_agreement(student_weights: str, work_dir: Path, contents: int) -> dict:
+def monotonicity_agreement(student_weights, work_dir: Path, contents: int) -> dict:
     clips = load_clips("toy", count=contents, seconds=0.75, sample_rate=16000)
     test_set = build_monotonicity_set(clips, sample_rate=16000, progress=False)
     info = test_set.info
@@ -158,27 +174,44 @@ def _f(value, digits=3):
 
 def markdown(result: dict) -> str:
     g, m = result["groups"], result["monotonicity"]
-    lines = [f"Student: `{result['student']}`; teacher: the official CDPAM.", "",
+    bg, bm = result["baseline"]["groups"], result["baseline"]["monotonicity"]
+
+    def ci(values, scale=1.0, digits=3):
+        return f"{_f(scale * values[0], digits)}..{_f(scale * values[1], digits)}"
+
+    lines = [f"Student: `{result['student']}`; teacher: the official CDPAM; baseline: an untrained network of the student's "
+             "architecture (seed 0) with the teacher's loss-net.", "",
              f"**Held-out groups**: {g['groups']} groups x {g['rows_per_group']} rows of 0.5 s from the toy test speakers; "
              f"levels {', '.join(f'{v:g}' for v in g['levels'])} (training grid: {', '.join(f'{v:g}' for v in g['training_levels'])}); "
-             f"families not in training: {', '.join(g['held_out_families'])}.", "",
-             "| measure | value | 95 % CI (bootstrap over groups) | target |", "|---|---|---|---|",
-             f"| Spearman, clean vs perturbed distances | {_f(g['spearman_clean_pairs'])} | {_f(g['spearman_clean_pairs_ci'][0])}..{_f(g['spearman_clean_pairs_ci'][1])} | >= 0.95 |",
-             f"| Spearman, every pair of a group | {_f(g['spearman_all_pairs'])} | {_f(g['spearman_all_pairs_ci'][0])}..{_f(g['spearman_all_pairs_ci'][1])} | |",
+             f"families not in training: {', '.join(g['held_out_families'])}. 95 % CIs: bootstrap over groups.", "",
+             "| measure | student | 95 % CI | untrained baseline | 95 % CI | target |", "|---|---|---|---|---|---|",
+             f"| Spearman, clean vs perturbed distances ({g['groups'] * (g['rows_per_group'] - 1)} pairs) | {_f(g['spearman_clean_pairs'])} | "
+             f"{ci(g['spearman_clean_pairs_ci'])} | {_f(bg['spearman_clean_pairs'])} | {ci(bg['spearman_clean_pairs_ci'])} | >= 0.95 |",
+             f"| Spearman, every pair of a group | {_f(g['spearman_all_pairs'])} | {ci(g['spearman_all_pairs_ci'])} | "
+             f"{_f(bg['spearman_all_pairs'])} | {ci(bg['spearman_all_pairs_ci'])} | |",
              f"| triplet preference agreement ({g['triplets']} triplets) | {_f(100 * g['triplet_agreement'], 1)} % | "
-             f"{_f(100 * g['triplet_agreement_ci'][0], 1)}..{_f(100 * g['triplet_agreement_ci'][1], 1)} % | >= 90 % |",
-             f"| same, triplets the teacher separates by > 0.05 ({g['triplets_clear']}) | {_f(100 * g['triplet_agreement_clear'], 1)} % | | |",
-             f"| monotonicity, teacher / student / difference | {_f(m['teacher']['mono'])} / {_f(m['student']['mono'])} / {_f(m['difference'])} | | within 0.03 |",
-             "", "Per family (clean vs perturbed distances of rows perturbed by that family alone):", "",
-             "| family | in training mix | pairs | Spearman | median log(student / teacher) | teacher mono | student mono |",
-             "|---|---|---|---|---|---|---|"]
-    for row in g["per_family"]:
+             f"{ci(g['triplet_agreement_ci'], 100, 1)} % | {_f(100 * bg['triplet_agreement'], 1)} % | {ci(bg['triplet_agreement_ci'], 100, 1)} % | >= 90 % |",
+             f"| same, on the {g['triplets_clear']} triplets the teacher separates by > 0.05 | {_f(100 * g['triplet_agreement_clear'], 1)} % | | "
+             f"{_f(100 * bg['triplet_agreement_clear'], 1)} % | | |",
+             f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(m['student']['mono'])} (difference {_f(m['difference'])}) | | "
+             f"{_f(bm['student']['mono'])} (difference {_f(bm['difference'])}) | | within 0.03 |",
+             f"| Spearman with the teacher on the monotonicity set ({m['pairs']} pairs) | {_f(m['spearman_student_teacher'])} | | "
+             f"{_f(bm['spearman_student_teacher'])} | | |",
+             "", "Per family: clean vs perturbed distances of held-out rows perturbed by that family alone (few pairs each: "
+             "read the overall rows first); monotonicity per family on the energy-controlled set.", "",
+             "| family | in training mix | pairs | Spearman with teacher | untrained | median log(student / teacher) | "
+             "teacher mono | student mono |", "|---|---|---|---|---|---|---|---|"]
+    baseline_spearman = {row["family"]: row["spearman"] for row in bg["per_family"]}
+    families = sorted({row["family"] for row in g["per_family"]} | set(m["teacher"]["per_family"]))
+    rows = {row["family"]: row for row in g["per_family"]}
+    for family in families:
+        row = rows.get(family, {"in_training": family in set(training_families()), "pairs": 0, "spearman": float("nan"),
+                                "median_log_ratio": float("nan")})
         seen = {True: "yes", False: "**no**", None: "-"}[row["in_training"]]
-        family = row["family"]
-        lines.append(f"| {family} | {seen} | {row['pairs']} | {_f(row['spearman'])} | {_f(row['median_log_ratio'], 2)} | "
-                     f"{_f(m['teacher']['per_family'].get(family, float('nan')))} | {_f(m['student']['per_family'].get(family, float('nan')))} |")
-    lines += ["", f"Monotonicity protocol: {m['pairs']} pairs ({m['contents']} clips of 0.75 s, toy test split, energy-controlled), "
-              f"Spearman of student vs teacher distances there: {_f(m['spearman_student_teacher'])}.", "",
+        lines.append(f"| {family} | {seen} | {row['pairs']} | {_f(row['spearman'])} | {_f(baseline_spearman.get(family, float('nan')))} | "
+                     f"{_f(row['median_log_ratio'], 2)} | {_f(m['teacher']['per_family'].get(family, float('nan')))} | "
+                     f"{_f(m['student']['per_family'].get(family, float('nan')))} |")
+    lines += ["", f"Monotonicity protocol: {m['pairs']} pairs ({m['contents']} clips of 0.75 s, toy test split, energy-controlled).", "",
               "Largest disagreements (clean vs perturbed, |log(student / teacher)|):", "",
               "| chain | group | log(student / teacher) |", "|---|---|---|"]
     lines += [f"| `{d['chain']}` | {d['group']} | {_f(d['log_student_over_teacher'], 2)} |" for d in g["largest_disagreements"]]
@@ -194,8 +227,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    baseline = untrained_student(args.student)
     result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
-              "monotonicity": monotonicity_agreement(args.student, args.work_dir, args.contents)}
+              "monotonicity": monotonicity_agreement(args.student, args.work_dir, args.contents),
+              "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups),
+                           "monotonicity": monotonicity_agreement(baseline, args.work_dir, args.contents)}}
     text = markdown(result)
     print(text)
     if args.out is not None:

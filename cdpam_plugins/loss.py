@@ -53,8 +53,9 @@ class CDPAMLoss(nn.Module):
         sample_rate: sample rate of the waveforms, in Hz (resampled to 22,050 Hz inside).
         weight: factor applied to the distance (its scale is about 0.1–1 for audible differences).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (per-utterance ``[B]``).
-        weights: ``"official"``, the path of a checkpoint trained with this project (any
-            encoder width), or a :class:`metric.model.CDPAMNetwork`.
+        weights: ``"official"``, ``"lite"`` (CDPAM-lite: a distilled approximation at 1/55 of the
+            encoder FLOPs, about 10x faster as a loss; see docs/lite.md for its measured agreement),
+            the path of a checkpoint trained with this project (any encoder width), or a :class:`metric.model.CDPAMNetwork`.
         segment_seconds: score a random sub-segment of this length per item (same window in
             prediction and target) to cap CDPAM's cost; ``None`` scores the whole signal.
         pcm: ``"float"`` (waveforms in [-1, 1]) or ``"int16"``.

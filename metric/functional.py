@@ -155,7 +155,8 @@ def cdpam_distance(
         lengths: valid samples per item of a padded batch — absolute counts, or relative
             lengths in (0, 1] as SpeechBrain passes them. Each item then scores exactly as it
             would alone, whatever the samples beyond its length hold.
-        weights: ``"official"`` (the released CDPAM), the path of a checkpoint written by
+        weights: ``"official"`` (the released CDPAM), ``"lite"`` (CDPAM-lite, a distilled
+            approximation; docs/lite.md), the path of a checkpoint written by
             this project's training (any encoder width), or a :class:`~metric.model.CDPAMNetwork`.
         pcm: ``"float"`` for [-1, 1] floats; ``"int16"`` for 16-bit PCM values.
         channels: ``"error"`` (default) rejects multi-channel input; ``"mean"``
