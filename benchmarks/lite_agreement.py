@@ -151,7 +151,8 @@ def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
     }
 
 
-def monotonicity_agreement(student_weights, work_dir: Path, contents: int) -> dict:
+def monotonicity_agreement(networks: dict, work_dir: Path, contents: int) -> dict:
+    """Per-family monotonicity of each of ``networks`` (name -> weights) beside the teacher's, on one test set."""
     clips = load_clips("toy", count=contents, seconds=0.75, sample_rate=16000)
     test_set = build_monotonicity_set(clips, sample_rate=16000, progress=False)
     info = test_set.info
@@ -161,11 +162,15 @@ def monotonicity_agreement(student_weights, work_dir: Path, contents: int) -> di
     else:
         teacher = CDPAMScorer("official").distances(test_set.clips, test_set.pairs, 16000, progress=False)
         cached.write_text(json.dumps(teacher.tolist()))
-    student = CDPAMScorer(student_weights, name="student").distances(test_set.clips, test_set.pairs, 16000, progress=False)
     args = ([i["level"] for i in info], [i["family"] for i in info], [i["content"] for i in info])
-    mono_t, mono_s = monotonicity(teacher, *args), monotonicity(student, *args)
-    return {"pairs": len(test_set.pairs), "contents": contents, "teacher": mono_t, "student": mono_s,
-            "difference": mono_s["mono"] - mono_t["mono"], "spearman_student_teacher": spearman(student, teacher)}
+    mono_t = monotonicity(teacher, *args)
+    results = {}
+    for name, weights in networks.items():
+        student = CDPAMScorer(weights, name=name).distances(test_set.clips, test_set.pairs, 16000, progress=False)
+        mono_s = monotonicity(student, *args)
+        results[name] = {"pairs": len(test_set.pairs), "contents": contents, "teacher": mono_t, "student": mono_s,
+                         "difference": mono_s["mono"] - mono_t["mono"], "spearman_student_teacher": spearman(student, teacher)}
+    return results
 
 
 def _f(value, digits=3):
@@ -205,7 +210,8 @@ def markdown(result: dict) -> str:
     families = sorted({row["family"] for row in g["per_family"]} | set(m["teacher"]["per_family"]))
     rows = {row["family"]: row for row in g["per_family"]}
     for family in families:
-        row = rows.get(family, {"in_training": family in set(training_families()), "pairs": 0, "spearman": float("nan"),
+        row = rows.get(family, {"in_training": None if "+" in family else family in set(training_families()), "pairs": 0,
+                                "spearman": float("nan"),
                                 "median_log_ratio": float("nan")})
         seen = {True: "yes", False: "**no**", None: "-"}[row["in_training"]]
         lines.append(f"| {family} | {seen} | {row['pairs']} | {_f(row['spearman'])} | {_f(baseline_spearman.get(family, float('nan')))} | "
@@ -228,10 +234,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     baseline = untrained_student(args.student)
+    mono = monotonicity_agreement({"student": args.student, "untrained": baseline}, args.work_dir, args.contents)
     result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
-              "monotonicity": monotonicity_agreement(args.student, args.work_dir, args.contents),
-              "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups),
-                           "monotonicity": monotonicity_agreement(baseline, args.work_dir, args.contents)}}
+              "monotonicity": mono["student"],
+              "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups), "monotonicity": mono["untrained"]}}
     text = markdown(result)
     print(text)
     if args.out is not None:

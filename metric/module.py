@@ -26,7 +26,8 @@ class CDPAM(nn.Module):
     Args:
         sample_rate: sample rate of the audio you will pass, in Hz (required).
         weights: ``"official"``, ``"lite"`` (CDPAM-lite: a distilled approximation at 1/55 of the
-            encoder FLOPs; see docs/lite.md for its measured agreement), the path of a checkpoint
+            encoder FLOPs; on held-out audio Spearman 0.79 with the exact distances and 84 % of the
+            exact triplet preferences, docs/lite.md), the path of a checkpoint
             trained with this project (any encoder width), or a :class:`~metric.model.CDPAMNetwork` (used as it is, put in
             eval mode; ``.to()`` on this module moves it).
         pcm: ``"float"`` for [-1, 1] floats (default) or ``"int16"`` for 16-bit PCM values.
