@@ -29,6 +29,7 @@ __all__ += ["read_audio", "resample_waveform", "MultiResolutionSTFTLoss", "atomi
             "prepare_toy_test_set"]
 # Quiet runs: the notices of dependencies that cannot be fixed here, filtered in one place.
 __all__ += ["ignoring_dependency_warnings", "hide_lightning_tips"]
+__all__ += ["score_folders"]  # whole corpora: many pairs, several systems, all cores, torchrun
 
 # public name -> (module, attribute); the attribute None means the module itself
 _LAZY = {
@@ -55,6 +56,7 @@ _LAZY = {
     "prepare_toy_test_set": ("metric.data.noisy_sets", "prepare_toy_test_set"),
     "ignoring_dependency_warnings": ("metric.dependency_warnings", "ignoring_dependency_warnings"),
     "hide_lightning_tips": ("metric.dependency_warnings", "hide_lightning_tips"),
+    "score_folders": ("metric.scoring", "score_folders"),
 }
 
 if _TYPE_CHECKING:  # the same names for type checkers and IDEs

@@ -1,48 +1,37 @@
-"""``cdpam score``: distances between two files, or two folders paired by file name.
+"""``cdpam score``: distances between files, or a reference folder and one or more systems' folders.
 
-Unreadable, truncated or unpaired files are reported one by one with the
-reason; they do not stop the run, but the exit code is 1 when any pair failed.
-
-`cdpam --help` and `cdpam score --help` import this module, so it imports nothing heavy at
-module level: NumPy, torch and the readers load when a command runs.
+The work is :func:`metric.score_folders` (:mod:`metric.scoring`); this module parses the
+options, prints or writes the table, and reports. Unreadable, truncated or unpaired files
+are reported one by one with the reason; they do not stop the run, but the exit code is 1
+when any pair failed (2 for a usage error). torch and the model are imported only when a
+command runs, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import json
-import math
+import os
 import sys
-from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
+SHOWN_FAILURES = 20
 
 DESCRIPTION = """\
-Print the CDPAM distance between REFERENCE and ESTIMATE (0 = identical, larger = more
-different). Two folders are paired by relative file name (extension ignored) and scored pair by
-pair. Audio at any sample rate is resampled to 22,050 Hz; WAV/FLAC/OGG/MP3 are read with
-soundfile, other formats with ffmpeg when it is installed."""
+Print the CDPAM distance between REFERENCE and each ESTIMATE (0 = identical, larger = more
+different). Folders are paired by relative file name (extension ignored); several estimate
+folders are several systems, one distance column each, the references encoded once. Audio at
+any sample rate is resampled to 22,050 Hz; WAV/FLAC/OGG/MP3 are read with soundfile, other
+formats with ffmpeg when it is installed. Loader workers read and resample in the background
+and, on a CPU, run the network; pairs of similar length are batched, each scoring exactly as
+alone. Under torchrun the processes share the pairs and rank 0 writes one result."""
 
 EPILOG = """\
 examples:
   cdpam score clean.wav enhanced.wav
   cdpam score clean_dir/ enhanced_dir/ --csv -o scores.csv
+  cdpam score clean/ sysA/ sysB/ --csv -o scores.csv --resume --stats
+  torchrun --nproc_per_node=2 -m metric.cli score clean/ sysA/ --csv -o scores.csv
   cdpam score --demo                        # the bundled example clips"""
-
-
-@dataclass
-class PairResult:
-    reference: str
-    estimate: str
-    distance: float | None = None
-    error: str | None = None
 
 
 def sample_audio_dir() -> Path:
@@ -50,187 +39,125 @@ def sample_audio_dir() -> Path:
     return Path(str(resources.files("metric") / "assets" / "sample_audio"))
 
 
-def _audio_files(folder: Path) -> dict[str, Path]:
-    from .io import AUDIO_SUFFIXES
+def _output_format(args) -> str:
+    from .scoring.output import format_from_suffix
 
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
-            files[str(path.relative_to(folder).with_suffix(""))] = path
-    return files
-
-
-def pair_paths(reference: Path, estimate: Path) -> tuple[list[tuple[Path, Path]], list[PairResult]]:
-    """Pairs to score, plus the files that have no partner (as failures)."""
-    if reference.is_file() and estimate.is_file():
-        return [(reference, estimate)], []
-    if reference.is_dir() and estimate.is_dir():
-        refs, ests = _audio_files(reference), _audio_files(estimate)
-        pairs = [(refs[key], ests[key]) for key in refs if key in ests]
-        unpaired = [PairResult(str(refs[k]), "", error="no file of that name in the estimate folder") for k in refs if k not in ests]
-        unpaired += [PairResult("", str(ests[k]), error="no file of that name in the reference folder") for k in ests if k not in refs]
-        return pairs, unpaired
-    for path in (reference, estimate):
-        if not path.exists():
-            raise SystemExit(f"cdpam score: {path} does not exist")
-    raise SystemExit("cdpam score: give two files or two folders (not one of each)")
+    for fmt in ("json", "csv", "jsonl"):
+        if getattr(args, fmt):
+            return fmt
+    return format_from_suffix(args.output)
 
 
-def _to_mono(samples: np.ndarray, channels: str, path: Path) -> np.ndarray:
-    from .audio import AudioInputError
-
-    if samples.shape[0] == 1:
-        return samples[0]
-    if channels == "mean":
-        return samples.mean(axis=0)
-    if channels == "first":
-        return samples[0]
-    raise AudioInputError(f"{path} has {samples.shape[0]} channels; pass --channels mean or --channels first")
-
-
-def score_pair(metric, ref_path: Path, est_path: Path, args) -> PairResult:
-    import torch
-
-    from .audio import AudioInputError
-    from .io import AudioFileError, read_audio
-    from .weights import WeightsError
-
-    result = PairResult(str(ref_path), str(est_path))
-    try:
-        ref, ref_rate = read_audio(ref_path)
-        est, est_rate = read_audio(est_path)
-        if ref_rate != est_rate:
-            raise AudioInputError(f"sample rates differ ({ref_rate} vs {est_rate} Hz); resample one of the files")
-        ref, est = _to_mono(ref, args.channels, ref_path), _to_mono(est, args.channels, est_path)
-        if ref.shape[-1] != est.shape[-1]:
-            if not args.trim:
-                raise AudioInputError(
-                    f"lengths differ ({ref.shape[-1]} vs {est.shape[-1]} samples); pass --trim to score the common part"
-                )
-            common = min(ref.shape[-1], est.shape[-1])
-            ref, est = ref[:common], est[:common]
-        with torch.inference_mode():
-            distance = metric(ref, est, ref_rate)
-        result.distance = float(distance[0])
-    except (AudioFileError, AudioInputError) as error:
-        result.error = str(error)
-    except WeightsError:
-        raise
-    except Exception as error:  # one odd file must not end a folder run; report it with its type
-        result.error = f"unexpected {type(error).__name__}: {error}"
-    return result
-
-
-def _make_metric(args):
-    import numpy as np
-    import torch
-
-    from .functional import cdpam_distance
-
-    device = torch.device(args.device)
-
-    def metric(ref: np.ndarray, est: np.ndarray, rate: int) -> torch.Tensor:
-        ref_t = torch.from_numpy(np.ascontiguousarray(ref)).to(device)
-        est_t = torch.from_numpy(np.ascontiguousarray(est)).to(device)
-        return cdpam_distance(ref_t, est_t, rate, weights=args.weights)
-
-    return metric
-
-
-def _summary(results: list[PairResult]) -> dict:
-    import numpy as np
-
-    scored = [r.distance for r in results if r.distance is not None]
-    return {
-        "pairs": len(scored),
-        "failed": sum(r.error is not None for r in results),
-        "mean": float(np.mean(scored)) if scored else math.nan,
-    }
-
-
-def format_results(results: list[PairResult], fmt: str) -> str:
-    summary = _summary(results)
-    if fmt == "json":
-        return json.dumps({"results": [asdict(r) for r in results], **summary}, indent=2)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["reference", "estimate", "distance", "error"])
-        for r in results:
-            writer.writerow([r.reference, r.estimate, "" if r.distance is None else f"{r.distance:.6f}", r.error or ""])
-        return buffer.getvalue().rstrip("\n")
-    lines = []
-    for r in results:
-        if r.distance is not None:
-            lines.append(f"{r.distance:.6f}  {r.reference}  {r.estimate}")
-    lines.append(f"mean CDPAM distance over {summary['pairs']} pair(s): {summary['mean']:.6f}")
-    return "\n".join(lines)
+def _report_failures(table) -> None:
+    failures = [
+        (record["reference"] or "-", record["estimate" + c[len("error") :]] or "-", record[c])
+        for record in table
+        for c in table.columns
+        if c.startswith("error") and record[c] is not None
+    ]
+    for reference, estimate, error in failures[:SHOWN_FAILURES]:
+        print(f"cdpam score: FAILED {reference} vs {estimate}: {error}", file=sys.stderr)
+    if len(failures) > SHOWN_FAILURES:
+        print(f"cdpam score: ... and {len(failures) - SHOWN_FAILURES} more failures (see the error column)", file=sys.stderr)
 
 
 def run(args) -> int:
+    from .scoring.corpus import ScoringInputError
+    from .scoring.engine import DEFAULT_BATCH_SECONDS, score_folders
+    from .scoring.output import INCREMENTAL_FORMATS, ResumeError, render
+    from .scoring.statistics import EVAL_EXTRA_HINT, format_summary, save_histogram, summarize
     from .weights import WeightsError
 
     if args.demo:
         clips = sample_audio_dir()
-        pairs, unpaired = [(clips / "ref.wav", clips / "2.wav"), (clips / "ref.wav", clips / "4.wav")], []
-    else:
-        if args.reference is None or args.estimate is None:
-            raise SystemExit("cdpam score: give REFERENCE and ESTIMATE (files or folders), or --demo")
-        pairs, unpaired = pair_paths(Path(args.reference), Path(args.estimate))
-    try:
-        metric = _make_metric(args)
-    except WeightsError as error:
-        print(f"cdpam score: {error}", file=sys.stderr)
+        reference, estimates = clips / "ref.wav", [clips / "2.wav", clips / "4.wav"]
+    elif args.reference is None or not args.estimates:
+        print("cdpam score: give REFERENCE and ESTIMATE (files or folders; several estimate folders for several "
+              "systems), or --demo", file=sys.stderr)
         return 2
-    results = list(unpaired)
-    progress = None
-    if len(pairs) > 1 and not args.quiet:
-        from tqdm import tqdm
+    else:
+        reference, estimates = args.reference, args.estimates
+    fmt = _output_format(args)
+    incremental = args.output is not None and fmt in INCREMENTAL_FORMATS
+    if args.resume and not incremental:
+        print("cdpam score: --resume continues a CSV or JSONL file: give -o FILE with --csv or --jsonl", file=sys.stderr)
+        return 2
+    if args.histogram:
+        import importlib.util
 
-        progress = tqdm(total=len(pairs), desc="scoring", unit="pair", file=sys.stderr)
+        if importlib.util.find_spec("matplotlib") is None:
+            print(f"cdpam score: --histogram needs matplotlib: {EVAL_EXTRA_HINT}", file=sys.stderr)
+            return 2
     try:
-        for ref_path, est_path in pairs:
-            results.append(score_pair(metric, ref_path, est_path, args))
-            if progress:
-                progress.update()
-    except WeightsError as error:
+        table = score_folders(
+            reference, estimates, weights=args.weights, channels=args.channels, trim=args.trim, device=args.device,
+            workers=args.workers, threads=args.threads,
+            batch_seconds=args.batch_seconds or DEFAULT_BATCH_SECONDS,
+            output=args.output if incremental else None, output_format=fmt if incremental else None,
+            resume=args.resume, progress=not args.quiet,
+        )
+    except (ScoringInputError, ResumeError, WeightsError) as error:
         print(f"cdpam score: {error}", file=sys.stderr)
         return 2
-    finally:
-        if progress:
-            progress.close()
-    fmt = "json" if args.json else "csv" if args.csv else "text"
-    text = format_results(results, fmt)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
-    else:
-        print(text)
-    failures = [r for r in results if r.error is not None]
-    for r in failures:
-        print(f"cdpam score: FAILED {r.reference or '-'} vs {r.estimate or '-'}: {r.error}", file=sys.stderr)
-    return 1 if failures else 0
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 1 if table.failed else 0  # rank 0 reports for every process
+    statistics = summarize(list(table), table.systems) if args.stats else None
+    if not incremental:
+        text = render(list(table), fmt, table.columns, table.systems,
+                      extra={"statistics": statistics} if statistics and fmt == "json" else None)
+        if args.output:
+            from .atomic import atomic_write_bytes
+
+            atomic_write_bytes(args.output, lambda handle: handle.write(text.encode()))
+        else:
+            sys.stdout.write(text)
+    if statistics:
+        print(format_summary(statistics), file=sys.stderr)
+    if args.histogram:
+        print(f"cdpam score: histogram in {save_histogram(list(table), table.systems, args.histogram)}", file=sys.stderr)
+    _report_failures(table)
+    if not args.quiet:
+        print(f"cdpam score: {table.totals.summary()}", file=sys.stderr)
+    return 1 if table.failed else 0
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="CDPAM distance between two audio files or two folders",
+        help="CDPAM distance between audio files, or a reference folder and systems' folders",
         description=DESCRIPTION,
         epilog=EPILOG,
     )
     parser.add_argument("reference", nargs="?", help="reference (clean) file or folder")
-    parser.add_argument("estimate", nargs="?", help="estimate (processed) file or folder")
+    parser.add_argument("estimates", nargs="*", metavar="estimate",
+                        help="estimate (processed) file(s), or one folder per system")
     parser.add_argument("--demo", action="store_true", help="score the bundled official example clips")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print JSON (per-pair results, mean, failures)")
-    output.add_argument("--csv", action="store_true", help="print CSV (reference, estimate, distance, error)")
-    parser.add_argument("-o", "--output", help="write the result to this file instead of stdout")
-    parser.add_argument("--weights", default="official", help="'official' (default), 'lite' (the distilled CDPAM-lite: about 50x cheaper, an approximation; docs/lite.md) or a checkpoint trained with cdpam train")
+    output.add_argument("--json", action="store_true", help="JSON (per-row results, pairs, failures, mean)")
+    output.add_argument("--csv", action="store_true", help="CSV: reference, estimate, distance, error (per system)")
+    output.add_argument("--jsonl", action="store_true", help="JSON lines, one row each")
+    parser.add_argument("-o", "--output",
+                        help="write the table here instead of stdout (CSV and JSONL batch by batch, crash-safe); "
+                             "the format follows the suffix when no format flag is given")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the -o CSV/JSONL file of a killed run: skip the pairs it holds")
+    parser.add_argument("--weights", default="official", help="'official' (default) or a checkpoint trained with cdpam train")
     parser.add_argument(
         "--channels", choices=("mean", "first", "error"), default="mean",
         help="how to treat multi-channel files: downmix (default), first channel, or refuse",
     )
     parser.add_argument("--trim", action="store_true", help="score the common part when lengths differ (default: report an error)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--device", default="auto",
+                        help="auto (default: this process's GPU if any, else cpu), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="loader processes; on a CPU each also runs the network (default: one per core; "
+                             "0 = all in this process); on a GPU they read and resample (default: up to 4)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per process running the network (default: cores / workers, i.e. 1 per worker)")
+    parser.add_argument("--batch-seconds", type=float, default=None,
+                        help="padded seconds of audio per batch (default: 30)")
+    parser.add_argument("--stats", action="store_true",
+                        help="per-system mean (95%% CI), median and central 95%% range, on stderr (and in --json)")
+    parser.add_argument("--histogram", metavar="PNG", help="save a histogram of the distances per system (needs matplotlib)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display and no summary line")
     parser.set_defaults(func=run)
