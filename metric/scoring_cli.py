@@ -9,7 +9,6 @@ command runs, so ``--help`` answers at once.
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -99,7 +98,11 @@ def run(args) -> int:
     except (ScoringInputError, ResumeError, WeightsError) as error:
         print(f"cdpam score: {error}", file=sys.stderr)
         return 2
-    if int(os.environ.get("RANK", "0")) != 0:
+    shard = table.shard
+    if shard.world > 1 and not args.quiet:
+        print(f"cdpam score: process {shard.rank} of {shard.world} scored {shard.batches} of {shard.of} batches",
+              file=sys.stderr)
+    if shard.rank != 0:
         return 1 if table.failed else 0  # rank 0 reports for every process
     statistics = summarize(list(table), table.systems) if args.stats else None
     if not incremental:

@@ -39,6 +39,16 @@ DEFAULT_BATCH_SECONDS = 30.0  # padded audio per batch; also where the encoder s
 MAX_DEFAULT_WORKERS = 8  # each CPU worker holds a copy of the folded weights (~100 MB) and a batch's activations
 
 
+@dataclass
+class Shard:
+    """This process's share of a run: ``batches`` of the ``of`` batches scored, as process ``rank`` of ``world``."""
+
+    rank: int = 0
+    world: int = 1
+    batches: int = 0
+    of: int = 0
+
+
 class ScoreTable(list):
     """The result table: a list of records (dicts, one per reference) with the run's context.
 
@@ -48,11 +58,13 @@ class ScoreTable(list):
             for one system; ``estimate:NAME``, ``distance:NAME``, ``error:NAME`` for several).
         totals: pairs scored, failures, audio seconds and wall time of this run
             (:class:`~metric.scoring.progress.RunTotals`; a resumed run counts only what it scored).
+        shard: the batches this process scored (:class:`Shard`; all of them without ``torchrun``).
     """
 
-    def __init__(self, records, systems: tuple[str, ...], columns: list[str], totals: RunTotals):
+    def __init__(self, records, systems: tuple[str, ...], columns: list[str], totals: RunTotals, shard: Shard | None = None):
         super().__init__(records)
         self.systems, self.columns, self.totals = systems, columns, totals
+        self.shard = shard or Shard()
 
     @property
     def failed(self) -> int:
@@ -82,9 +94,11 @@ class Resources:
 def choose_resources(device: torch.device, workers: int | None, threads: int | None, local_world: int = 1) -> Resources:
     """Defaults that use this process's share of the cores (all of them without ``torchrun``).
 
-    CPU: one worker per core, each reading its batch and running the network on one thread;
-    ``workers=0`` runs everything in this process with ``threads`` threads (all its cores).
-    GPU: up to 4 workers read and resample while this process runs the network.
+    CPU: one worker per core, each reading its batch and running the network on one thread
+    (on a busy machine a process's threads wait for one another at every operation: one
+    thread per process measured several times faster there); ``workers=0`` runs everything
+    in this process. GPU: up to 4 workers read and resample while this process runs the
+    network. Threads never exceed ``torch.get_num_threads()`` (``OMP_NUM_THREADS``) unless asked.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     share = max(1, cores // max(1, local_world))
@@ -95,10 +109,10 @@ def choose_resources(device: torch.device, workers: int | None, threads: int | N
     if device.type != "cpu":
         return Resources(min(4, share) if workers is None else workers, threads or 1, False)
     if workers is None:
-        workers = min(share, MAX_DEFAULT_WORKERS) if (threads or 1) == 1 else max(1, share // threads)
-    if workers == 0:
-        return Resources(0, threads or share, False)
-    return Resources(workers, threads or max(1, share // workers), True)
+        workers = min(share, MAX_DEFAULT_WORKERS) if threads is None else max(1, share // threads)
+    if threads is None:
+        threads = max(1, min(torch.get_num_threads(), share // max(1, workers)))
+    return Resources(workers, threads, workers > 0)
 
 
 def _set_worker_threads(threads: int, _worker_id: int) -> None:
@@ -256,7 +270,8 @@ def score_corpus(
         finally:
             torch.set_num_threads(saved_threads)
             totals = display.close()
-        table = ScoreTable(records, corpus.systems, corpus.columns, totals)
+        shard = Shard(group.rank, group.world, len(mine), len(plan.pending))
+        table = ScoreTable(records, corpus.systems, corpus.columns, totals, shard)
         if group.is_writer and output is not None:
             if result_file is not None:
                 result_file.finish(list(table))
