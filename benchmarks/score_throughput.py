@@ -96,11 +96,13 @@ def run_variant(variant: str, folder: Path, out: Path) -> None:
                 distances[f"{system.name}/{reference.name}"] = float(cdpam_distance(ref, est, rate)[0])
     else:
         from metric.scoring.corpus import collect_corpus
-        from metric.scoring.engine import score_corpus
+        from metric.scoring.engine import ScoringOptions, score_corpus
 
-        options = {"workers": 1, "network_in_workers": False} if variant == "new-main" else {}
+        options = ScoringOptions(device="cpu")
+        if variant == "new-main":
+            options = ScoringOptions(device="cpu", workers=1, network_in_workers=False)
         for group in [systems] if variant == "new-systems" else [[system] for system in systems]:
-            table = score_corpus(collect_corpus(clean, group), device="cpu", progress=False, **options)
+            table = score_corpus(collect_corpus(clean, group), options, progress=False)
             for record in table:
                 for system in group:
                     column = "distance" if len(group) == 1 else f"distance:{system.name}"

@@ -196,41 +196,43 @@ def _plan(corpus: Corpus, batch_seconds: float, output: ResultFile | None, resum
     return Plan(pending, done, len(cells), seconds)
 
 
-def score_corpus(
-    corpus: Corpus,
-    *,
-    weights: Weights = "official",
-    channels: str = "mean",
-    trim: bool = False,
-    device: str = "auto",
-    workers: int | None = None,
-    threads: int | None = None,
-    batch_seconds: float | None = None,
-    output: str | Path | None = None,
-    output_format: str | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    progress_interval: float = 30.0,
-    network_in_workers: bool | None = None,
-) -> ScoreTable:
-    """Score ``corpus`` (see :func:`score_folders`, which documents the options).
+@dataclass
+class ScoringOptions:
+    """How to score: the arguments of :func:`score_folders` that shape the computation.
 
-    ``network_in_workers`` overrides where the network runs on a CPU (``None``: in the workers
-    when there are any); measured both ways by ``benchmarks/score_throughput.py``.
+    ``network_in_workers`` overrides where the network runs on a CPU (``None``: in the
+    workers when there are any); ``benchmarks/score_throughput.py`` measures both.
     """
+
+    weights: Weights = "official"
+    channels: str = "mean"
+    trim: bool = False
+    device: str = "auto"
+    workers: int | None = None
+    threads: int | None = None
+    batch_seconds: float | None = None
+    network_in_workers: bool | None = None
+
+
+def score_corpus(corpus: Corpus, options: ScoringOptions | None = None, *, output: str | Path | None = None,
+                 output_format: str | None = None, resume: bool = False, progress: bool = True,
+                 progress_interval: float = 30.0) -> ScoreTable:
+    """Score ``corpus`` (:func:`score_folders` documents the arguments)."""
+    options = options or ScoringOptions()
     fmt = output_format or format_from_suffix(output)
     if fmt not in FORMATS:
         raise ValueError(f"output_format must be one of {FORMATS}, got {fmt!r}")
     if resume and (output is None or fmt not in INCREMENTAL_FORMATS):
         raise ResumeError("resume continues a CSV or JSONL output file: give output= (-o) with format csv or jsonl")
-    group, torch_device = distributed.join(device)
+    group, torch_device = distributed.join(options.device)
     try:
-        resources = choose_resources(torch_device, workers, threads, group.local_world)
+        resources = choose_resources(torch_device, options.workers, options.threads, group.local_world)
+        batch_seconds = options.batch_seconds
         if batch_seconds is None:
             batch_seconds = DEFAULT_BATCH_SECONDS["cpu" if torch_device.type == "cpu" else "gpu"]
-        if network_in_workers is not None and torch_device.type == "cpu" and resources.workers:
-            resources.network_in_workers = network_in_workers
-        network = resolve_network(weights, "cpu" if resources.network_in_workers else torch_device)
+        if options.network_in_workers is not None and torch_device.type == "cpu" and resources.workers:
+            resources.network_in_workers = options.network_in_workers
+        network = resolve_network(options.weights, "cpu" if resources.network_in_workers else torch_device)
         result_file = ResultFile(output, fmt, corpus.columns) if output is not None and fmt in INCREMENTAL_FORMATS else None
         plan = None
         if group.is_writer:
@@ -247,7 +249,7 @@ def score_corpus(
         display = Progress(plan.total_pairs, plan.total_seconds, enabled=progress and group.is_writer,
                            interval=progress_interval)
         mine = plan.pending[group.rank :: group.world]
-        dataset = RowDataset(corpus.rows, channels, trim)
+        dataset = RowDataset(corpus.rows, options.channels, options.trim)
         loader = _loader(dataset, mine, network, resources, pin_memory=torch_device.type == "cuda")
         saved_threads = torch.get_num_threads()
         if not resources.network_in_workers:
@@ -350,9 +352,7 @@ def score_folders(
     """
     if isinstance(estimate_dirs, (str, Path)):
         estimate_dirs = [estimate_dirs]
-    table = score_corpus(
-        collect_corpus(reference_dir, list(estimate_dirs)),
-        weights=weights, channels=channels, trim=trim, device=device, workers=workers, threads=threads,
-        batch_seconds=batch_seconds, output=output, output_format=output_format, resume=resume, progress=progress,
-    )
+    options = ScoringOptions(weights, channels, trim, device, workers, threads, batch_seconds)
+    table = score_corpus(collect_corpus(reference_dir, list(estimate_dirs)), options, output=output,
+                         output_format=output_format, resume=resume, progress=progress)
     return table.to_dataframe() if as_dataframe else table
