@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -34,6 +34,9 @@ from .corpus import Corpus, collect_corpus, probe_seconds
 from .loading import Collate, RowDataset, RowResult, score_batch
 from .output import FORMATS, INCREMENTAL_FORMATS, ResultFile, ResumeError, format_from_suffix, render
 from .progress import Progress, RunTotals
+
+if TYPE_CHECKING:
+    import pandas
 
 # Padded audio per batch. On a CPU big batches bring nothing (the convolutions are already large
 # at batch 1 and larger activations leave the caches): a few recordings amortise the per-call
@@ -307,7 +310,7 @@ def score_folders(
     resume: bool = False,
     progress: bool = True,
     as_dataframe: bool = False,
-):
+) -> ScoreTable | pandas.DataFrame:
     """CDPAM distances between a reference folder and one or more systems' folders, paired by file name.
 
     Files are paired by relative path without extension (``clean/a/b.wav`` with
