@@ -23,6 +23,7 @@ from metric import CDPAM, CDPAMNetwork, cdpam_distance, read_audio, save_network
 from metric.cli import main
 from metric.scoring import loading
 from metric.scoring.batching import plan_batches
+from metric.scoring.corpus import ScoringInputError
 from metric.scoring.progress import Progress
 from metric.scoring.statistics import save_histogram, summarize
 
@@ -199,6 +200,7 @@ def test_python_api_returns_records_or_a_dataframe(tmp_path, small_weights):
     assert table.totals.pairs == 2 and table.failed == 0 and table.totals.audio_seconds == pytest.approx(0.7)
     frame = score_folders(reference, [systems[0]], weights=small_weights, workers=0, progress=False, as_dataframe=True)
     assert list(frame.columns) == table.columns and frame["distance"].tolist() == [r["distance"] for r in table]
+    assert frame.index.tolist() == table.names == ["00", "01"]
 
 
 def test_plan_batches_keeps_the_budget_longest_first_and_every_row_once():
@@ -254,3 +256,29 @@ def test_progress_plain_lines_when_not_a_terminal_and_a_bar_on_one():
     progress.update(pairs=2, failed=0, audio_seconds=3600.0)
     progress.close()
     assert "2/4 pairs, 1.000/2.000 h audio" in screen.getvalue() and "%" in screen.getvalue()
+
+
+def test_a_manifest_mapping_scores_exactly_its_names_with_named_systems(tmp_path, small_weights):
+    reference, (sys_a, sys_b) = toy_folders(tmp_path, [0.3, 0.4, 0.35], systems=("sysA", "sysB"))
+    by_folder = score_folders(reference, [sys_a, sys_b], weights=small_weights, workers=0, progress=False)
+    manifest = {"first": reference / "00.wav", "third": reference / "02.wav"}  # names need not be file names
+    systems = {"plain": {"first": sys_a / "00.wav", "third": sys_a / "02.wav"}, "mixed": sys_b}
+    table = score_folders(manifest, systems, weights=small_weights, workers=0, progress=False)
+    assert table.names == ["first", "third"] and table.systems == ("plain", "mixed")
+    # other batch companions, so equal within float32 padding noise (exactness itself is tested above)
+    expected = {"first": by_folder[0]["distance:sysA"], "third": by_folder[2]["distance:sysA"]}
+    assert table.distances("plain") == pytest.approx(expected, abs=1e-6)
+    # the folder system is paired by name: its 00.wav/02.wav are not "first"/"third", and 01.wav is not in the manifest
+    assert table.distances("mixed") == {"first": None, "third": None}
+    assert table.errors("mixed") == {name: "no file of that name in the estimate folder" for name in ("first", "third")}
+    assert table.errors("plain") == {} and table.failed == 2
+    with pytest.raises(KeyError, match="its systems are"):
+        table.distances("sysA")
+    renamed = score_folders({f"{i:02d}": reference / f"{i:02d}.wav" for i in (0, 1)}, {"B": sys_b},
+                            weights=small_weights, workers=0, progress=False)
+    assert renamed.distances("B") == pytest.approx({"00": by_folder[0]["distance:sysB"], "01": by_folder[1]["distance:sysB"]}, abs=1e-6)
+    assert renamed.columns == ["reference", "estimate", "distance", "error"]  # one system: plain columns
+    with pytest.raises(ScoringInputError, match="needs a name"):
+        score_folders(reference, [systems["plain"]], weights=small_weights, progress=False)
+    with pytest.raises(ScoringInputError, match="do not exist"):
+        score_folders({"x": tmp_path / "absent.wav"}, [sys_a], weights=small_weights, progress=False)

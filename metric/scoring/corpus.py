@@ -4,17 +4,22 @@ A :class:`Corpus` is a list of :class:`Row` s in their output order. A row is on
 recording and, for every system, the estimate of the same name (relative path, extension
 ignored), or ``None`` where that system has no such file. Folders give one row per name found
 in any of them, sorted by name; a reference *file* gives one row per estimate file, in the
-order given (one system). Nothing is read here but folder listings and, in
-:func:`probe_seconds`, file headers.
+order given (one system). Instead of a folder, a mapping ``{name: file}`` (a test manifest,
+say) can stand for the reference or a system; a reference mapping lists exactly the rows, so
+files the systems hold beyond it are not scored. Nothing is read here but folder listings and,
+in :func:`probe_seconds`, file headers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence, Union
 
 from ..io import AUDIO_SUFFIXES
+
+# A folder of audio files, or the files themselves by name (relative path without extension).
+Source = Union[str, Path, Mapping[str, Union[str, Path]]]
 
 
 class ScoringInputError(ValueError):
@@ -73,23 +78,46 @@ def system_names(estimates: Sequence[Path]) -> tuple[str, ...]:
     return tuple(given)
 
 
-def collect_corpus(reference: str | Path, estimates: Sequence[str | Path]) -> Corpus:
-    """Pair ``reference`` with ``estimates``: files with files, folders with folders."""
-    reference = Path(reference)
-    estimates = [Path(path) for path in estimates]
+def _named_files(source: Source) -> dict[str, Path]:
+    """A folder's audio files, or a mapping's, by name."""
+    if isinstance(source, Mapping):
+        files = {str(name): Path(path) for name, path in source.items()}
+        absent = [str(path) for path in files.values() if not path.is_file()]
+        if absent:
+            raise ScoringInputError(f"{len(absent)} file(s) of the mapping do not exist, e.g. {absent[0]}")
+        return files
+    return audio_files(Path(source))
+
+
+def collect_corpus(reference: Source, estimates: Sequence[Source] | Mapping[str, Source]) -> Corpus:
+    """Pair ``reference`` with ``estimates``: files with files, folders (or ``{name: file}`` mappings) with folders.
+
+    ``estimates`` is a list (systems named after their folders) or a mapping ``{system: folder or
+    {name: file}}``.
+    """
+    if isinstance(estimates, Mapping):
+        given_names, estimates = tuple(str(name) for name in estimates), list(estimates.values())
+    else:
+        given_names, estimates = None, list(estimates)
     if not estimates:
         raise ScoringInputError("give at least one estimate file or folder after the reference")
-    for path in (reference, *estimates):
-        if not path.exists():
-            raise ScoringInputError(f"{path} does not exist")
-    if reference.is_file() and all(path.is_file() for path in estimates):
+    if given_names is None and any(isinstance(e, Mapping) for e in estimates):
+        raise ScoringInputError("a system given as {name: file} needs a name: pass the systems as {system: source}")
+    sources = [s if isinstance(s, Mapping) else Path(s) for s in (reference, *estimates)]
+    for source in sources:
+        if not isinstance(source, Mapping) and not source.exists():
+            raise ScoringInputError(f"{source} does not exist")
+    reference, estimates = sources[0], sources[1:]
+    paths = [s for s in sources if not isinstance(s, Mapping)]
+    if paths == sources and reference.is_file() and all(path.is_file() for path in estimates):
         rows = tuple(Row(path.name, str(reference), (str(path),)) for path in estimates)
-        return Corpus((estimates[0].parent.name or "estimate",), rows)
-    if not (reference.is_dir() and all(path.is_dir() for path in estimates)):
-        raise ScoringInputError("give a reference file and estimate files, or a reference folder and estimate folders")
-    references = audio_files(reference)
-    systems = [audio_files(path) for path in estimates]
-    names = sorted(set(references).union(*systems))
+        return Corpus(given_names or (estimates[0].parent.name or "estimate",), rows)
+    if not all(path.is_dir() for path in paths):
+        raise ScoringInputError("give a reference file and estimate files, or a reference folder and estimate folders "
+                                "(or {name: file} mappings)")
+    references = _named_files(reference)
+    systems = [_named_files(source) for source in estimates]
+    names = sorted(references) if isinstance(reference, Mapping) else sorted(set(references).union(*systems))
     rows = tuple(
         Row(
             name,
@@ -98,7 +126,7 @@ def collect_corpus(reference: str | Path, estimates: Sequence[str | Path]) -> Co
         )
         for name in names
     )
-    return Corpus(system_names(estimates), rows)
+    return Corpus(given_names or system_names(estimates), rows)
 
 
 def probe_seconds(path: str | None) -> float | None:

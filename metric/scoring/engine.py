@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
 
@@ -30,7 +30,7 @@ from ..atomic import atomic_write_bytes
 from ..functional import Weights, resolve_network
 from . import distributed
 from .batching import plan_batches
-from .corpus import Corpus, collect_corpus, probe_seconds
+from .corpus import Corpus, Source, collect_corpus, probe_seconds
 from .loading import Collate, RowDataset, RowResult, score_batch
 from .output import FORMATS, INCREMENTAL_FORMATS, ResultFile, ResumeError, format_from_suffix, render
 from .progress import Progress, RunTotals
@@ -60,6 +60,8 @@ class ScoreTable(list):
     """The result table: a list of records (dicts, one per reference) with the run's context.
 
     Attributes:
+        names: each record's name, in record order: the relative path without extension (the
+            estimate's file name when files are scored).
         systems: the estimate folders' names, one distance column each.
         columns: the record keys in order (``reference``, ``estimate``, ``distance``, ``error``
             for one system; ``estimate:NAME``, ``distance:NAME``, ``error:NAME`` for several).
@@ -68,10 +70,26 @@ class ScoreTable(list):
         shard: the batches this process scored (:class:`Shard`; all of them without ``torchrun``).
     """
 
-    def __init__(self, records, systems: tuple[str, ...], columns: list[str], totals: RunTotals, shard: Shard | None = None):
+    def __init__(self, records, names: Sequence[str], systems: tuple[str, ...], columns: list[str], totals: RunTotals,
+                 shard: Shard | None = None):
         super().__init__(records)
-        self.systems, self.columns, self.totals = systems, columns, totals
+        self.names, self.systems, self.columns, self.totals = list(names), systems, columns, totals
         self.shard = shard or Shard()
+
+    def _column(self, field: str, system: str) -> str:
+        if system not in self.systems:
+            raise KeyError(f"no system {system!r} in this table; its systems are {list(self.systems)}")
+        return field if len(self.systems) == 1 else f"{field}:{system}"
+
+    def distances(self, system: str) -> dict[str, float | None]:
+        """``{name: distance}`` of one system (``None`` where the pair failed or is missing)."""
+        column = self._column("distance", system)
+        return {name: record[column] for name, record in zip(self.names, self)}
+
+    def errors(self, system: str) -> dict[str, str]:
+        """``{name: reason}`` of one system's pairs that have no distance."""
+        column = self._column("error", system)
+        return {name: record[column] for name, record in zip(self.names, self) if record[column] is not None}
 
     @property
     def failed(self) -> int:
@@ -84,7 +102,7 @@ class ScoreTable(list):
             import pandas
         except ImportError as error:
             raise ImportError("a DataFrame needs pandas: pip install pandas (or use the list of records)") from error
-        frame = pandas.DataFrame(list(self), columns=self.columns)
+        frame = pandas.DataFrame(list(self), columns=self.columns, index=pandas.Index(self.names, name="name"))
         frame.attrs.update(systems=list(self.systems), totals=vars(self.totals).copy())
         return frame
 
@@ -282,7 +300,7 @@ def score_corpus(corpus: Corpus, options: ScoringOptions | None = None, *, outpu
             torch.set_num_threads(saved_threads)
             totals = display.close()
         shard = Shard(group.rank, group.world, len(mine), len(plan.pending))
-        table = ScoreTable(records, corpus.systems, corpus.columns, totals, shard)
+        table = ScoreTable(records, [row.name for row in corpus.rows], corpus.systems, corpus.columns, totals, shard)
         if group.is_writer and output is not None:
             if result_file is not None:
                 result_file.finish(list(table))
@@ -295,8 +313,8 @@ def score_corpus(corpus: Corpus, options: ScoringOptions | None = None, *, outpu
 
 
 def score_folders(
-    reference_dir: str | Path,
-    estimate_dirs: str | Path | Sequence[str | Path],
+    reference_dir: Source,
+    estimate_dirs: Source | Sequence[Source] | Mapping[str, Source],
     *,
     weights: Weights = "official",
     channels: str = "mean",
@@ -320,9 +338,12 @@ def score_folders(
     ``error`` for that pair and do not stop the run.
 
     Args:
-        reference_dir: the reference (clean) folder, or one reference file.
+        reference_dir: the reference (clean) folder, or one reference file, or ``{name: file}``
+            (e.g. a test manifest): then exactly those names are scored, whatever else the
+            estimate folders hold.
         estimate_dirs: one folder or several (each a system: one distance column each, the
-            reference embeddings computed once for all), or estimate files.
+            reference embeddings computed once for all), or estimate files; or
+            ``{system: folder or {name: file}}`` to name the systems.
         weights: ``"official"``, a checkpoint path or a :class:`~metric.model.CDPAMNetwork`.
         channels: multi-channel files: ``"mean"`` (downmix), ``"first"`` or ``"error"``.
         trim: score the common part when a reference and its estimate differ in length
@@ -344,8 +365,9 @@ def score_folders(
         as_dataframe: return a ``pandas.DataFrame`` instead of the list of records.
 
     Returns:
-        A :class:`ScoreTable`: a list of records (dicts), one per reference name, with the
-        keys of ``.columns``; or a DataFrame with ``as_dataframe=True``. Under ``torchrun``
+        A :class:`ScoreTable`: a list of records (dicts), one per name (``.names``), with the
+        keys of ``.columns``, and ``.distances(system)`` as ``{name: distance}``; or a DataFrame
+        indexed by name with ``as_dataframe=True``. Under ``torchrun``
         every process scores a share, returns the whole table, and rank 0 writes ``output``.
 
     Example::
@@ -355,7 +377,9 @@ def score_folders(
     """
     if isinstance(estimate_dirs, (str, Path)):
         estimate_dirs = [estimate_dirs]
+    elif not isinstance(estimate_dirs, Mapping):
+        estimate_dirs = list(estimate_dirs)
     options = ScoringOptions(weights, channels, trim, device, workers, threads, batch_seconds)
-    table = score_corpus(collect_corpus(reference_dir, list(estimate_dirs)), options, output=output,
+    table = score_corpus(collect_corpus(reference_dir, estimate_dirs), options, output=output,
                          output_format=output_format, resume=resume, progress=progress)
     return table.to_dataframe() if as_dataframe else table
