@@ -21,6 +21,8 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from metric import cdpam_distance, read_audio
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "speechbrain"
 
@@ -154,6 +156,14 @@ def test_evaluate_scores_every_system_from_its_files(baseline_run, cdpam_run, wo
         assert abs(report["per_utterance"]["cdpam"]["pesq"][utt_id] - reported["pesq"][utt_id]) < 0.05
     noisy = report["averages"]["noisy input"]
     assert noisy["cdpam"] != report["averages"]["baseline"]["cdpam"]
+    # every system's distances are each file pair's, as cdpam_distance gives it alone
+    entries = json.loads((workspace / "test_short.json").read_text())
+    for system, folder in [("noisy input", None), ("baseline", baseline_run[0] / "enhanced")]:
+        for utt_id, entry in entries.items():
+            clean, rate = read_audio(entry["clean_wav"], mono=True)
+            estimate, _ = read_audio(folder / f"{utt_id}.wav" if folder else entry["noisy_wav"], mono=True)
+            alone = float(cdpam_distance(clean, estimate, rate)[0])
+            assert abs(report["per_utterance"][system]["cdpam"][utt_id] - alone) < 1e-5
 
 
 # -- Valentini layout ------------------------------------------------------------------

@@ -6,7 +6,9 @@
         --output_folder results/comparison
 
 Every system is scored from its wav files against the clean references of the manifest, with the
-same code, so the rows are comparable; the unprocessed noisy input is the first row. Prints a
+same code, so the rows are comparable; the unprocessed noisy input is the first row. The CDPAM
+distances of all systems come from one ``metric.score_folders`` run (batched, on every core, each
+clean reference encoded once for all systems). Prints a
 Markdown table and writes ``comparison.md`` and ``comparison.json`` (averages and per-utterance
 scores) into ``output_folder``. PESQ and STOI: higher is better; CDPAM distance: lower is better.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from metric import CDPAM, pesq, read_audio, stoi
+from metric import pesq, read_audio, score_folders, stoi
 
 COLUMNS = (("pesq", "PESQ (wb) ↑"), ("stoi", "STOI ↑"), ("cdpam", "CDPAM distance ↓"))
 
@@ -33,9 +35,9 @@ def read_wav(path: Path, sample_rate: int) -> torch.Tensor:
     return torch.from_numpy(audio)
 
 
-def score_system(entries: dict, wav_for, cdpam, sample_rate: int, name: str) -> dict[str, dict[str, float]]:
-    """Per-utterance scores ``{metric: {utt_id: value}}`` of one system."""
-    scores = {key: {} for key, _ in COLUMNS}
+def score_system(entries: dict, wav_for, sample_rate: int, name: str) -> dict[str, dict[str, float]]:
+    """Per-utterance PESQ and STOI ``{metric: {utt_id: value}}`` of one system (checking its files)."""
+    scores = {"pesq": {}, "stoi": {}}
     for utt_id, entry in tqdm(entries.items(), desc=f"scoring {name}", unit="utt", leave=False):
         clean = read_wav(Path(entry["clean_wav"]), sample_rate)
         path = wav_for(utt_id, entry)
@@ -46,9 +48,17 @@ def score_system(entries: dict, wav_for, cdpam, sample_rate: int, name: str) -> 
             raise ValueError(f"{path} has {enhanced.numel()} samples, its clean reference {clean.numel()}")
         scores["pesq"][utt_id] = pesq(clean.numpy(), enhanced.numpy(), sample_rate)
         scores["stoi"][utt_id] = stoi(clean.numpy(), enhanced.numpy(), sample_rate)
-        with torch.no_grad():
-            scores["cdpam"][utt_id] = float(cdpam(clean, enhanced))
     return scores
+
+
+def cdpam_distances(entries: dict, files: dict[str, dict[str, Path]]) -> dict[str, dict[str, float]]:
+    """``{system: {utt_id: CDPAM distance}}`` for ``files`` (``{system: {utt_id: wav}}``), in one run."""
+    references = {utt_id: entry["clean_wav"] for utt_id, entry in entries.items()}
+    table = score_folders(references, files)
+    failures = [f"{system} {utt_id}: {reason}" for system in files for utt_id, reason in table.errors(system).items()]
+    if failures:
+        raise RuntimeError("CDPAM could not score " + "; ".join(failures))
+    return {system: table.distances(system) for system in files}
 
 
 def markdown_table(averages: dict[str, dict[str, float]], count: int) -> str:
@@ -78,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         systems[name] = Path(folder)
     entries = json.loads(Path(args.test_annotation).read_text())
 
-    cdpam = CDPAM(sample_rate=args.sample_rate)
     sources = {"noisy input": lambda utt_id, entry: Path(entry["noisy_wav"])}
     for name, folder in systems.items():
         sources[name] = lambda utt_id, entry, folder=folder: folder / f"{utt_id}.wav"
-    per_utterance = {name: score_system(entries, wav_for, cdpam, args.sample_rate, name)
-                     for name, wav_for in sources.items()}
+    per_utterance = {name: score_system(entries, wav_for, args.sample_rate, name) for name, wav_for in sources.items()}
+    files = {name: {utt_id: wav_for(utt_id, entry) for utt_id, entry in entries.items()} for name, wav_for in sources.items()}
+    for name, distances in cdpam_distances(entries, files).items():
+        per_utterance[name]["cdpam"] = distances
     averages = {name: {key: sum(values.values()) / len(values) for key, values in scores.items()}
                 for name, scores in per_utterance.items()}
 
