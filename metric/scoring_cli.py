@@ -64,7 +64,8 @@ def run(args) -> int:
     from .scoring.corpus import ScoringInputError
     from .scoring.engine import score_folders
     from .scoring.output import INCREMENTAL_FORMATS, ResumeError, render
-    from .scoring.statistics import EVAL_EXTRA_HINT, format_summary, save_histogram, summarize
+    from .extras import MissingExtraError, require
+    from .scoring.statistics import HISTOGRAM_FEATURE, STATISTICS_FEATURE, format_summary, save_histogram, summarize
     from .weights import WeightsError
 
     if args.demo:
@@ -81,12 +82,14 @@ def run(args) -> int:
     if args.resume and not incremental:
         print("cdpam score: --resume continues a CSV or JSONL file: give -o FILE with --csv or --jsonl", file=sys.stderr)
         return 2
-    if args.histogram:
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            print(f"cdpam score: --histogram needs matplotlib: {EVAL_EXTRA_HINT}", file=sys.stderr)
-            return 2
+    try:  # before hours of scoring, not after
+        if args.stats:
+            require("eval", "scipy", feature=STATISTICS_FEATURE)
+        if args.histogram:
+            require("eval", "matplotlib", feature=HISTOGRAM_FEATURE)
+    except MissingExtraError as error:
+        print(f"cdpam score: {error}", file=sys.stderr)
+        return 2
     try:
         table = score_folders(
             reference, estimates, weights=args.weights, channels=args.channels, trim=args.trim, device=args.device,

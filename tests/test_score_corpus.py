@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -21,6 +22,7 @@ import torch
 import metric
 from metric import CDPAM, CDPAMNetwork, cdpam_distance, read_audio, save_network, score_folders
 from metric.cli import main
+from metric.extras import MissingExtraError
 from metric.scoring import loading
 from metric.scoring.batching import plan_batches
 from metric.scoring.corpus import ScoringInputError
@@ -233,10 +235,17 @@ def test_summary_statistics_and_histogram():
         assert (s["p2.5"], s["p97.5"]) == pytest.approx(tuple(np.percentile(v, [2.5, 97.5])))
 
 
-def test_histogram_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install 'cdpam-plugins\[eval\]'"):
+def test_statistics_and_histogram_without_the_eval_extra_name_it(tmp_path, monkeypatch, capsys):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name in ("scipy", "matplotlib") else real_find_spec(name, *rest))
+    with pytest.raises(MissingExtraError, match=r"pip install 'cdpam-plugins\[eval\]'"):
         save_histogram([{"distance": 0.1}], ("sys",), tmp_path / "h.png")
+    with pytest.raises(MissingExtraError, match=r"--stats"):
+        summarize([{"distance": 0.1}], ("sys",))
+    clips = REPO / "metric" / "assets" / "sample_audio"
+    code = main(["score", str(clips / "ref.wav"), str(clips / "2.wav"), "--stats", "--histogram", str(tmp_path / "h.png")])
+    assert code == 2 and "cdpam-plugins[eval]" in capsys.readouterr().err  # refused before any scoring
 
 
 def test_progress_plain_lines_when_not_a_terminal_and_a_bar_on_one():

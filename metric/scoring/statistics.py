@@ -2,7 +2,8 @@
 
 The confidence interval is Student's t interval of the mean (``mean ± t₀.₉₇₅,ₙ₋₁ · s / √n``);
 the central 95 % range (2.5th-97.5th percentiles) describes the spread of the distances
-themselves. matplotlib is needed only for :func:`save_histogram`.
+themselves. Both need the ``eval`` extra (scipy for the interval, matplotlib for
+:func:`save_histogram`); scoring itself does not.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-EVAL_EXTRA_HINT = "pip install 'cdpam-plugins[eval]'"
+from ..extras import require
+
+STATISTICS_FEATURE = "per-system statistics (cdpam score --stats)"
+HISTOGRAM_FEATURE = "the histogram of distances (cdpam score --histogram)"
 
 
 def _distances(records: list[dict], column: str) -> np.ndarray:
@@ -26,6 +30,7 @@ def distance_columns(systems: tuple[str, ...]) -> dict[str, str]:
 
 def summarize(records: list[dict], systems: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Per system: ``n``, ``mean``, ``ci95_low``, ``ci95_high`` (of the mean), ``median``, ``p2.5``, ``p97.5``."""
+    require("eval", "scipy", feature=STATISTICS_FEATURE)
     from scipy.stats import t as student_t
 
     summary = {}
@@ -58,10 +63,8 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
 
 def save_histogram(records: list[dict], systems: tuple[str, ...], path: str | Path, bins: int = 40) -> Path:
     """A PNG with the distribution of distances of every system (shared bins, one outline each)."""
-    try:
-        from matplotlib.figure import Figure  # no pyplot: the caller's backend and figures stay untouched
-    except ImportError as error:
-        raise ImportError(f"the histogram needs matplotlib: {EVAL_EXTRA_HINT}") from error
+    require("eval", "matplotlib", feature=HISTOGRAM_FEATURE)
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend and figures stay untouched
     columns = distance_columns(systems)
     data = {system: _distances(records, column) for system, column in columns.items()}
     every = np.concatenate([v for v in data.values()] + [np.zeros(0)])
