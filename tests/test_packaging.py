@@ -32,7 +32,8 @@ def test_core_api_and_score_command_import_without_any_extra():
     result = run_python(
         "import metric, cdpam_plugins\n"
         "from cdpam_plugins import CDPAMLoss, CDPAMMetric\n"
-        "from metric import CDPAM, cdpam_distance\n"
+        "from metric import CDPAM, cdpam_distance, score_folders\n"
+        "import metric.scoring_cli, metric.scoring.engine, metric.scoring.statistics\n"
         "from metric.cli import build_parser\n"
         "print(build_parser().format_help())\n"
         "leaked = sorted(n for n in sys.modules if n.split('.')[0] in "
