@@ -22,14 +22,14 @@ folders are several systems, one distance column each, the references encoded on
 any sample rate is resampled to 22,050 Hz; WAV/FLAC/OGG/MP3 are read with soundfile, other
 formats with ffmpeg when it is installed. Loader workers read and resample in the background
 and, on a CPU, run the network; pairs of similar length are batched, each scoring exactly as
-alone. Under torchrun the processes share the pairs and rank 0 writes one result."""
+alone. Under `torchrun --nproc_per_node=N -m metric.cli score ...` the processes share the
+pairs and rank 0 writes one result."""
 
 EPILOG = """\
 examples:
   cdpam score clean.wav enhanced.wav
   cdpam score clean_dir/ enhanced_dir/ --csv -o scores.csv
   cdpam score clean/ sysA/ sysB/ --csv -o scores.csv --resume --stats
-  torchrun --nproc_per_node=2 -m metric.cli score clean/ sysA/ --csv -o scores.csv
   cdpam score --demo                        # the bundled example clips"""
 
 
