@@ -147,7 +147,7 @@ def register(subparsers) -> None:
                              "the format follows the suffix when no format flag is given")
     parser.add_argument("--resume", action="store_true",
                         help="continue the -o CSV/JSONL file of a killed run: skip the pairs it holds")
-    parser.add_argument("--weights", default="official", help="'official' (default) or a checkpoint trained with cdpam train")
+    parser.add_argument("--weights", default="official", help="'official' (default), 'lite' (the distilled CDPAM-lite: an approximation at about 1/55 of the encoder FLOPs; docs/lite.md) or a checkpoint trained with cdpam train")
     parser.add_argument(
         "--channels", choices=("mean", "first", "error"), default="mean",
         help="how to treat multi-channel files: downmix (default), first channel, or refuse",
