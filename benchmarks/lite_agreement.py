@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("lite_agreement"), help="teacher caches (reused by reruns)")
     parser.add_argument("--groups", type=int, default=32, help="held-out groups (8 rows of 0.5 s each)")
     parser.add_argument("--contents", type=int, default=4, help="clips per monotonicity condition (as `cdpam evaluate`)")
-    parser.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
+    parser.add_argument("--out", type=Path, default=None, help="write the tables to OUT (.md) and the raw numbers beside it (.json)")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     baseline = untrained_student(args.student)
