@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fftconv
+
 ENCODER_LAYERS = 16
 ENCODER_BASE_CHANNELS = 64
 KERNEL_SIZE = 15
@@ -298,9 +300,11 @@ class Encoder(nn.Module):
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
             folded = self._layer_weights(i, out_channels)
             if folded is not None:
-                x = F.conv1d(x, folded[0], folded[1], stride=stride, padding=conv.padding)
+                x = fftconv.conv1d(x, folded[0], folded[1], stride=stride, padding=conv.padding[0])
             else:
-                x = F.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride=stride, padding=conv.padding)
+                x = fftconv.conv1d(
+                    x, conv.weight[:out_channels], conv.bias[:out_channels], stride=stride, padding=conv.padding[0]
+                )
                 mean, var = norm.running_mean, norm.running_var
                 x = F.batch_norm(
                     x,

@@ -1,0 +1,372 @@
+"""Exact 1-D convolution by FFT (overlap-save), and the rule that picks it over the direct one.
+
+``conv1d(x, weight, bias, stride, padding)`` computes what ``torch.nn.functional.conv1d``
+computes (zero padding, stride 1 or 2, no dilation or groups), by FFT where that was
+measured faster and directly elsewhere; gradients flow to the input, the weight and the
+bias.
+
+The FFT path, for a layer with ``C`` input and ``O`` output channels and kernel ``K``:
+
+* **overlap-save**: the (zero-padded) input is cut into blocks of ``N`` samples that
+  overlap by ``K - 1``; a circular correlation of length ``N`` gives ``L = N - K + 1``
+  exact outputs per block (no wrap-around reaches them);
+* **real FFT** of every block and channel (``N / 2 + 1`` bins);
+* **channel mixing as one complex matrix product per frequency bin**:
+  ``Y[f] = W[f] X[f]`` with ``W[f]`` the ``O x C`` matrix of the filters' spectra,
+  ``X[f]`` the ``C x (batch * blocks)`` spectra of the input. This is where the time
+  goes: about ``8 (N/2 + 1) / L`` real operations per output sample and channel pair,
+  against ``2 K`` for the direct convolution (3.4x fewer for ``K = 15``, ``N = 64``);
+* the filters' spectra are computed for a few bins at a time, just before they are
+  used, as a matrix product with a table of ``exp(2 pi i f k / N)``: caching them for
+  the whole network would hold ``(N + 2) / K`` times the weights' memory (~0.45 GB);
+* **stride 2 by a polyphase split**: ``y[n] = sum_k w[k] s[2n + k]`` is a stride-1
+  correlation of the even and odd samples of ``s``, stacked as ``2 C`` channels, with
+  the even and odd taps (``ceil(K / 2)`` each): the decimating layers keep their 2x.
+
+Backward passes reuse the same machinery: the input gradient of a correlation is a
+correlation of the output gradient with the flipped, transposed filters; the weight
+gradient is ``sum_blocks conj(GY[f]) X[f]^T`` brought back to the ``K`` lags by the
+same table. Everything is a sum of the same products as the direct convolution, in
+another order, so results agree to float rounding (relative ~1e-7 in float32).
+
+Under ``torch.autocast`` the FFT path runs in float32 (FFTs of bfloat16/float16 data
+lose too much); the direct path follows autocast.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["CostModel", "RULES", "choose_block", "conv1d", "fft_conv1d", "path"]
+
+# Workspace of one step of the FFT path (a few channels' blocks and spectra, a few output
+# channels' filters, products and blocks): bounds the memory beyond the input's spectra.
+WORKSPACE_BYTES = 16 << 20
+BLOCKS = (32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Predicted time of one convolution call, direct and by FFT, from constants measured on a machine.
+
+    ``python benchmarks/fftconv_layers.py --fit`` times both paths on the encoder's layers
+    and fits these constants (least squares on relative error); docs/performance.md lists
+    the measurements. For ``C`` input and ``O`` output channels, kernel ``K``, stride ``s``,
+    ``B`` items of ``T`` output samples and an FFT of length ``N`` (after the polyphase
+    split: ``C' = s C`` channels, ``K' = ceil(K / s)`` taps, ``L = N - K' + 1`` outputs per
+    block, ``F = N / 2 + 1`` bins, ``M = B ceil(T / L)`` blocks):
+
+    * direct: ``direct_ns_per_mac * O C K B T``;
+    * FFT: ``mixing_ns_per_flop * 8 F O C' M`` (the complex products per bin)
+      ``+ spectra_ns_per_entry * F O C'`` (the filters' spectra, made per call)
+      ``+ transform_ns_per_unit * (C' + O) M N log2 N`` (FFTs and the copies around them).
+
+    The FFT path is taken with the cheapest ``N`` when it is predicted faster.
+    """
+
+    direct_ns_per_mac: float
+    mixing_ns_per_flop: float
+    spectra_ns_per_entry: float
+    transform_ns_per_unit: float
+
+    def direct_ns(self, in_channels: int, out_channels: int, kernel: int, stride: int, batch: int, out_length: int):
+        return self.direct_ns_per_mac * out_channels * in_channels * kernel * batch * out_length
+
+    def fft_ns(self, in_channels, out_channels, kernel, stride, batch, out_length, block):
+        channels, taps = in_channels * stride, -(-kernel // stride)
+        hop, bins = block - taps + 1, block // 2 + 1
+        columns = batch * -(-out_length // hop)
+        return (
+            self.mixing_ns_per_flop * 8 * bins * out_channels * channels * columns
+            + self.spectra_ns_per_entry * bins * out_channels * channels
+            + self.transform_ns_per_unit * (channels + out_channels) * columns * block * math.log2(block)
+        )
+
+
+# Device type -> cost model measured there. A device type without one always uses the
+# direct convolution: on CUDA, cuDNN already chooses among its own algorithms (FFT ones
+# included, with torch.backends.cudnn.benchmark); nothing was measured on a GPU here.
+RULES: dict[str, CostModel] = {
+    # 2-core AMD EPYC (Zen 4, AVX-512), torch 2.13 CPU, MKL/oneDNN; docs/performance.md.
+    "cpu": CostModel(
+        direct_ns_per_mac=0.0192, mixing_ns_per_flop=0.0116, spectra_ns_per_entry=4.38, transform_ns_per_unit=0.41
+    ),
+}
+
+_PATHS = ("auto", "fft", "direct")
+_path = "auto"
+
+
+@contextmanager
+def path(mode: str):
+    """Force the convolution path inside the block: ``"auto"`` (the measured rule), ``"fft"`` or ``"direct"``.
+
+    For tests and benchmarks; results agree to float rounding whichever is used.
+    """
+    global _path
+    if mode not in _PATHS:
+        raise ValueError(f"path must be one of {_PATHS}, got {mode!r}")
+    previous, _path = _path, mode
+    try:
+        yield
+    finally:
+        _path = previous
+
+
+def choose_block(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> int | None:
+    """FFT length :func:`conv1d` uses for these arguments, or ``None`` for the direct convolution."""
+    if _path == "direct" or x.dim() != 3 or stride not in (1, 2) or weight.shape[1] < 2:
+        return None
+    out_channels, in_channels, kernel = weight.shape
+    out_length = (x.shape[-1] + 2 * padding - kernel) // stride + 1
+    blocks = [block for block in BLOCKS if block > -(-kernel // stride)]
+    if _path == "fft":
+        return 64 if 64 in blocks else blocks[-1]
+    model = RULES.get(x.device.type)
+    if model is None or out_length < 1:
+        return None
+    shape = (in_channels, out_channels, kernel, stride, x.shape[0], out_length)
+    costs = {block: model.fft_ns(*shape, block) for block in blocks}
+    best = min(costs, key=costs.get)
+    return best if costs[best] < model.direct_ns(*shape) else None
+
+
+def conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0):
+    """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain."""
+    block = choose_block(x, weight, stride, padding)
+    if block is None:
+        return F.conv1d(x, weight, bias, stride=stride, padding=padding)
+    return fft_conv1d(x, weight, bias, stride, padding, block)
+
+
+def fft_conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int = 1,
+    padding: int = 0,
+    block: int = 64,
+) -> torch.Tensor:
+    """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc)."""
+    if x.dim() != 3 or weight.dim() != 3 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"expected x [B, C, T] and weight [O, C, K] with the same C, got {tuple(x.shape)} and "
+                         f"{tuple(weight.shape)}")
+    if stride not in (1, 2):
+        raise ValueError(f"fft_conv1d supports stride 1 or 2, got {stride}")
+    kernel = -(-weight.shape[-1] // stride)
+    if block <= kernel:
+        raise ValueError(f"block ({block}) must exceed the (polyphase) kernel length {kernel}")
+    if x.shape[-1] + 2 * padding < weight.shape[-1]:
+        raise ValueError(f"input of {x.shape[-1]} samples is shorter than the kernel ({weight.shape[-1]}) "
+                         f"even with padding {padding}")
+    device_type = x.device.type
+    if torch.is_autocast_enabled(device_type):
+        # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
+        with torch.autocast(device_type, enabled=False):
+            return _FFTConv1d.apply(
+                x.float(), weight.float(), bias.float() if bias is not None else None, stride, padding, block
+            )
+    return _FFTConv1d.apply(x, weight, bias, stride, padding, block)
+
+
+# ----------------------------------------------------------------------------- the core
+@lru_cache(maxsize=64)
+def _phase_table(kernel: int, block: int, adjoint: bool, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[N/2 + 1, K]`` table whose product with the taps gives the filters' spectra.
+
+    For a correlation ``y[t] = sum_k w[k] s[t + k]`` the block spectra multiply as
+    ``Y[f] = W[f] S[f]`` with ``W[f] = sum_k w[k] exp(+2 pi i f k / N)``. The adjoint (the
+    input gradient: a correlation with the flipped filters and transposed channels) has the
+    spectra ``exp(2 pi i f (K - 1) / N) conj(W[f])^T``, hence the table
+    ``exp(2 pi i f (K - 1 - k) / N)`` with a plain transpose of the product.
+    """
+    freqs = torch.arange(block // 2 + 1, dtype=torch.float64)[:, None]
+    taps = torch.arange(kernel, dtype=torch.float64)[None, :]
+    if adjoint:
+        taps = kernel - 1 - taps
+    angle = (2 * math.pi / block) * ((freqs * taps) % block)
+    return torch.polar(torch.ones_like(angle), angle).to(device=device, dtype=_complex(dtype))
+
+
+@lru_cache(maxsize=64)
+def _lag_table(kernel: int, block: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[K, N/2 + 1]``: lag ``k`` of the circular correlation whose spectrum is ``R`` is ``Re(table[k] @ R)``.
+
+    ``r[k] = (1/N) sum over all N bins of R[f] e^{+2 pi i f k / N}``; the bins above N/2 are
+    the conjugates of those below, hence the weights 1, 2, ..., 2, 1.
+    """
+    fold = torch.full((block // 2 + 1, 1), 2.0 / block, dtype=torch.complex128)
+    fold[0] = fold[-1] = 1.0 / block
+    table = _phase_table(kernel, block, False, torch.float64, torch.device("cpu"))
+    return (table * fold).t().to(device=device, dtype=_complex(dtype))
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _chunks(total: int, bytes_per_item: int) -> list[tuple[int, int]]:
+    step = max(1, WORKSPACE_BYTES // max(1, bytes_per_item))
+    return [(first, min(total, first + step)) for first in range(0, total, step)]
+
+
+def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int):
+    """``[N/2 + 1, phases * C, B * blocks]``: spectra of the signal's blocks, channels ordered (phase, channel).
+
+    The signal ``s`` is ``x`` moved right by ``shift`` zeros (negative: cropped) and
+    zero-extended; phase ``p`` is ``s[phases * m + p]``. Block ``j`` of a phase is its
+    ``frame`` samples from ``j * hop``, zero-extended to ``block`` for the FFT. Computed a
+    few channels at a time, so that little more than the spectra themselves takes memory.
+    """
+    batch, channels, length = x.shape
+    bins = block // 2 + 1
+    span = (blocks - 1) * hop + frame
+    spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
+    for first, stop in _chunks(channels, 4 * batch * phases * span * x.element_size()):
+        part = F.pad(x[:, first:stop], (shift, phases * span - shift - length))
+        part = part.view(batch, stop - first, span, phases).permute(0, 3, 1, 2)  # [B, phases, c, span]
+        part = torch.fft.rfft(part.unfold(-1, frame, hop), n=block)  # [B, phases, c, blocks, bins]
+        spectra[:, :, first:stop].copy_(part.permute(4, 1, 2, 0, 3))
+    return spectra.view(bins, phases * channels, batch * blocks)
+
+
+def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | None, dtype) -> torch.Tensor:
+    """Complex taps ``[K', ...]`` of the polyphase filters ``w2[o, (p, c), k'] = w[o, c, stride k' + p]``.
+
+    ``phase=None``: output channels ``rows`` and all phases, ``[K', rows, stride C]``;
+    otherwise input channels ``rows`` of that phase, ``[K', O, rows]`` (for the adjoint).
+    ``K' = ceil(K / stride)``; taps past the end of ``w`` are zero.
+    """
+    kernel = -(-weight.shape[-1] // stride)
+    if phase is None:
+        source = weight[rows]
+        taps = torch.zeros(kernel, source.shape[0], stride, source.shape[1], dtype=dtype, device=weight.device)
+        for p in range(stride):
+            part = source[..., p::stride]
+            taps[: part.shape[-1], :, p].copy_(part.permute(2, 0, 1))
+        return taps.view(kernel, source.shape[0], stride * source.shape[1])
+    part = weight[:, rows, phase::stride]
+    taps = torch.zeros(kernel, part.shape[0], part.shape[1], dtype=dtype, device=weight.device)
+    taps[: part.shape[-1]].copy_(part.permute(2, 0, 1))
+    return taps
+
+
+def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None):
+    """The correlation with the polyphase filters ``w2`` of :func:`_phase_taps`, by overlap-save FFT.
+
+    Forward: ``y[b, o, t] = bias[o] + sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
+    ``t < out_length`` (``s`` as in :func:`_block_spectra`): ``[B, O, out_length]``.
+
+    Adjoint: ``x`` is an output gradient ``[B, O, T]``; the result ``[B, stride C, out_length]``
+    is its correlation with the flipped, transposed ``w2``, i.e. the gradient with respect
+    to the input's phases when ``shift = K' - 1`` (less the padding for stride 1).
+
+    Output channels are done a few at a time (their filters' spectra made just before use),
+    so the workspace beyond the input's spectra and the result stays near ``WORKSPACE_BYTES``.
+    """
+    batch = x.shape[0]
+    out_channels, channels = weight.shape[:2]
+    taps_per_phase = -(-weight.shape[-1] // stride)
+    hop = block - taps_per_phase + 1
+    blocks = -(-out_length // hop)
+    spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block)  # [bins, inner, M]
+    bins, inner, columns = spectra.shape
+    table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
+    y = torch.empty(batch, stride * channels if adjoint else out_channels, out_length, dtype=x.dtype, device=x.device)
+    whole = out_length // hop
+    bytes_per_row = bins * (inner + columns) * spectra.element_size() + block * columns * x.element_size()
+    for phase in range(stride) if adjoint else (None,):
+        offset = phase * channels if adjoint else 0
+        for first, stop in _chunks(channels if adjoint else out_channels, bytes_per_row):
+            taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype)
+            filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
+            del taps
+            mixed = torch.matmul(filters.mT if adjoint else filters, spectra)  # [bins, rows, M]
+            del filters
+            blocks_out = torch.fft.irfft(mixed, n=block, dim=0)[:hop]  # [hop, rows, M]
+            del mixed
+            blocks_out = blocks_out.view(hop, stop - first, batch, blocks).permute(2, 1, 3, 0)
+            target = y[:, offset + first : offset + stop]
+            parts = [(target[..., : whole * hop].view(batch, stop - first, whole, hop), blocks_out[:, :, :whole])]
+            if whole < blocks:
+                parts.append((target[..., whole * hop :], blocks_out[:, :, whole, : out_length - whole * hop]))
+            for destination, source in parts:
+                if bias is None:
+                    destination.copy_(source)
+                else:
+                    torch.add(source, bias[first:stop].view(-1, *(1,) * (source.dim() - 2)), out=destination)
+            del blocks_out, parts
+    return y
+
+
+def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, block: int) -> torch.Tensor:
+    """``g[o, c, k] = sum_{b,t} grad[b, o, t] s[b, c, stride t + k]`` (``s`` as in :func:`_block_spectra`)."""
+    out_channels, out_length = grad.shape[1], grad.shape[-1]
+    channels = x.shape[1]
+    taps_per_phase = -(-kernel // stride)
+    hop = block - taps_per_phase + 1
+    blocks = -(-out_length // hop)
+    x_spectra = _block_spectra(x, shift, stride, blocks, hop, block, block).mT  # [bins, M, stride C]
+    # Output-gradient blocks of ``hop`` samples, zero-extended to ``block``: in the circular
+    # cross-correlation with the input blocks no wrap-around reaches the lags below K'.
+    grad_spectra = _block_spectra(grad, 0, 1, blocks, hop, hop, block).conj()  # [bins, O, M]
+    bins = x_spectra.shape[0]
+    lags = _lag_table(taps_per_phase, block, x.dtype, x.device)
+    out = grad.new_zeros(out_channels, channels, kernel)
+    for first, stop in _chunks(out_channels, 2 * bins * stride * channels * x_spectra.element_size()):
+        cross = torch.matmul(grad_spectra[:, first:stop], x_spectra)  # [bins, rows, stride C]
+        rows = (lags @ cross.view(bins, -1)).real.view(taps_per_phase, stop - first, stride, channels)
+        del cross
+        for p in range(stride):
+            target = out[first:stop, :, p::stride]
+            target.copy_(rows[: target.shape[-1], :, p].permute(1, 2, 0))
+    return out
+
+
+def _phase_length(out_length: int, kernel: int, stride: int) -> int:
+    return out_length + -(-kernel // stride) - 1
+
+
+class _FFTConv1d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, block):
+        out_length = (x.shape[-1] + 2 * padding - weight.shape[-1]) // stride + 1
+        y = _correlate(x, weight, stride, padding, out_length, block, bias=bias)
+        ctx.stride, ctx.padding, ctx.block, ctx.length = stride, padding, block, x.shape[-1]
+        # The input is kept only for the weight gradient; in the encoder it is the previous
+        # layer's in-place leaky-ReLU output, which autograd keeps anyway.
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, block, length = ctx.stride, ctx.padding, ctx.block, ctx.length
+        kernel = weight.shape[-1]
+        grad = grad.contiguous()
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            if stride == 1:
+                grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True)
+            else:
+                # Gradient of each phase, then interleaved back and cropped to the input.
+                taps_per_phase = -(-kernel // stride)
+                phase_length = _phase_length(grad.shape[-1], kernel, stride)
+                phases = _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True)
+                batch, channels = grad.shape[0], weight.shape[1]
+                interleaved = phases.view(batch, stride, channels, phase_length).permute(0, 2, 3, 1)
+                del phases
+                interleaved = interleaved.reshape(batch, channels, stride * phase_length)
+                grad_x = F.pad(interleaved, (-padding, length + padding - stride * phase_length))
+        if ctx.needs_input_grad[1]:
+            grad_weight = _correlation_weight_grad(grad, x, stride, padding, kernel, block)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(dim=(0, 2))
+        return grad_x, grad_weight, grad_bias, None, None, None

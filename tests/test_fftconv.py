@@ -1,0 +1,227 @@
+"""The FFT convolution: same values and gradients as the direct one, and the rule that chooses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from metric import cdpam_distance, fftconv
+from metric.fftconv import CostModel, choose_block, fft_conv1d
+from metric.functional import shared_network
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).detach().norm() / b.detach().norm())
+
+
+# (batch, in, out, length, kernel, stride, padding, block): odd and even lengths, inputs
+# shorter than a block, a single block, padding 0, and the encoder's kernel 15.
+SHAPES = [
+    (2, 3, 4, 50, 15, 1, 7, 32),
+    (2, 3, 4, 51, 15, 2, 7, 32),
+    (2, 3, 4, 52, 15, 2, 7, 64),
+    (1, 5, 2, 16, 15, 2, 7, 16),
+    (3, 4, 6, 200, 15, 2, 7, 64),
+    (2, 4, 3, 100, 5, 1, 2, 16),
+    (2, 4, 3, 37, 15, 1, 0, 64),
+    (2, 2, 2, 15, 15, 1, 0, 16),
+    (1, 6, 5, 700, 15, 1, 7, 128),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_values_and_all_gradients_equal_the_direct_convolution_in_float64(shape):
+    batch, cin, cout, length, kernel, stride, padding, block = shape
+    x = torch.randn(batch, cin, length, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(cout, cin, kernel, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(cout, dtype=torch.float64, requires_grad=True)
+    expected = F.conv1d(x, w, b, stride=stride, padding=padding)
+    got = fft_conv1d(x, w, b, stride, padding, block)
+    assert got.shape == expected.shape
+    assert _rel(got, expected) < 1e-13
+    upstream = torch.randn_like(expected)
+    for mine, theirs in zip(torch.autograd.grad(got, (x, w, b), upstream),
+                            torch.autograd.grad(expected, (x, w, b), upstream)):
+        assert _rel(mine, theirs) < 1e-13
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_gradcheck(stride):
+    x = torch.randn(2, 3, 40, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, 15, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: fft_conv1d(x, w, b, stride, 7, 32), (x, w, b))
+
+
+def test_float32_error_is_rounding_level():
+    x = torch.randn(2, 64, 3000)
+    w = torch.randn(64, 64, 15) / 30
+    exact = F.conv1d(x.double(), w.double(), padding=7)
+    assert _rel(fft_conv1d(x, w, None, 1, 7, 128).double(), exact) < 1e-6
+    assert _rel(fft_conv1d(x, w, None, 2, 7, 64).double(), exact[..., ::2]) < 1e-6
+
+
+def test_under_autocast_the_fft_runs_in_float32():
+    x = torch.randn(1, 32, 500)
+    w = torch.randn(32, 32, 15) / 20
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = fft_conv1d(x.bfloat16(), w, None, 1, 7, 64)
+    assert y.dtype == torch.float32
+    assert _rel(y.double(), F.conv1d(x.bfloat16().double(), w.double(), padding=7)) < 1e-6
+
+
+def test_rejects_what_it_does_not_compute():
+    with pytest.raises(ValueError, match="stride 1 or 2"):
+        fft_conv1d(torch.zeros(1, 2, 100), torch.zeros(3, 2, 15), stride=3)
+    with pytest.raises(ValueError, match="block"):
+        fft_conv1d(torch.zeros(1, 2, 100), torch.zeros(3, 2, 15), block=8)
+    with pytest.raises(ValueError, match="same C"):
+        fft_conv1d(torch.zeros(1, 2, 100), torch.zeros(3, 4, 15))
+
+
+# ----------------------------------------------------------------------------- the rule
+def _meta(batch, cin, cout, length):
+    return torch.empty(batch, cin, length, device="meta"), torch.empty(cout, cin, 15, device="meta")
+
+
+def test_rule_takes_fft_for_wide_long_layers_and_direct_for_narrow_or_short_ones(monkeypatch):
+    monkeypatch.setitem(fftconv.RULES, "meta", fftconv.RULES["cpu"])
+    assert choose_block(*_meta(4, 512, 512, 2757), 1, 7) is not None  # 3.3x predicted and measured
+    assert choose_block(*_meta(4, 64, 64, 22050), 1, 7) is not None
+    assert choose_block(*_meta(4, 1, 64, 22050), 1, 7) is None  # the first layer: one input channel
+    assert choose_block(*_meta(1, 512, 512, 276), 1, 7) is None  # 0.1 s: the filters' spectra dominate
+    assert choose_block(*_meta(1, 512, 512, 689), 2, 7) is None
+
+
+def test_rule_follows_the_cost_model():
+    # A machine whose direct convolution is free never takes the FFT path, and vice versa.
+    x, w = _meta(4, 512, 512, 2757)
+    free_direct = CostModel(direct_ns_per_mac=0.0, mixing_ns_per_flop=1, spectra_ns_per_entry=1, transform_ns_per_unit=1)
+    free_fft = CostModel(direct_ns_per_mac=1.0, mixing_ns_per_flop=0, spectra_ns_per_entry=0, transform_ns_per_unit=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(fftconv.RULES, "meta", free_direct)
+        assert choose_block(x, w, 1, 7) is None
+        patch.setitem(fftconv.RULES, "meta", free_fft)
+        assert choose_block(x, w, 1, 7) in fftconv.BLOCKS
+
+
+def test_devices_without_a_measured_rule_use_the_direct_path():
+    assert "cuda" not in fftconv.RULES
+    assert choose_block(*_meta(4, 512, 512, 2757), 1, 7) is None  # "meta" has no rule either
+
+
+def test_path_override():
+    x, w = torch.randn(1, 4, 100), torch.randn(4, 4, 15)
+    with fftconv.path("fft"):
+        assert choose_block(x, w, 1, 7) is not None
+    with fftconv.path("direct"):
+        assert choose_block(torch.empty(4, 512, 2757, device="meta"), torch.empty(512, 512, 15, device="meta"), 1, 7) is None
+    with pytest.raises(ValueError, match="path must be one of"):
+        with fftconv.path("winograd"):
+            pass
+
+
+# ----------------------------------------------------------------------------- in the encoder
+def _random_encoder(seed: int):
+    from test_model_fast_paths import _random_network
+
+    return _random_network(seed).encoder
+
+
+def test_encoder_embeddings_padded_batches_and_chunks_agree_across_paths():
+    encoder = _random_encoder(4).requires_grad_(False)
+    lengths = torch.tensor([1200, 900, 700])
+    x = torch.randn(3, 1, 1200, dtype=torch.float64)
+    x[1, :, 900:] = 0  # a zero-padded batch
+    x[2, :, 700:] = 0
+    with torch.no_grad():
+        with fftconv.path("direct"):
+            direct = encoder(x, lengths, acoustic_only=True)
+        with fftconv.path("fft"):
+            fft = encoder(x, lengths, acoustic_only=True)
+            chunked = encoder(x, lengths, acoustic_only=True, chunk_samples=500)
+            alone = encoder(x[2:, :, :700], acoustic_only=True)
+    assert _rel(fft, direct) < 1e-12
+    assert _rel(chunked, direct) < 1e-12
+    assert _rel(alone, direct[2:]) < 1e-12
+
+
+def test_encoder_input_and_weight_gradients_agree_across_paths():
+    x = torch.randn(2, 1, 900, dtype=torch.float64)
+    grads = {}
+    for mode in ("direct", "fft"):
+        encoder = _random_encoder(5)  # trainable, eval mode: BatchNorm folded differentiably
+        xg = x.clone().requires_grad_(True)
+        with fftconv.path(mode):
+            encoder(xg, acoustic_only=True).square().sum().backward()
+        grads[mode] = [xg.grad, encoder.convs[1].weight.grad, encoder.convs[15].weight.grad,
+                       encoder.norms[12].weight.grad, encoder.convs[7].bias.grad]
+    for fft, direct in zip(grads["fft"], grads["direct"]):
+        assert _rel(fft, direct) < 1e-10
+
+
+def test_training_mode_weight_gradients_agree_across_paths():
+    x = torch.randn(3, 1, 700, dtype=torch.float64)
+    grads = {}
+    for mode in ("direct", "fft"):
+        encoder = _random_encoder(6).train()  # batch statistics, BatchNorm not folded
+        with fftconv.path(mode):
+            encoder(x).sum().backward()
+        grads[mode] = [encoder.convs[i].weight.grad for i in (2, 3, 11, 15)]
+    for fft, direct in zip(grads["fft"], grads["direct"]):
+        assert _rel(fft, direct) < 1e-10
+
+
+def test_distance_gradient_matches_finite_differences_on_the_fft_path(clips):
+    network = shared_network(dtype=torch.float64)
+    ref = torch.from_numpy(clips["ref"][10000:12205].astype(np.float64))[None, None] * 32768
+    est = (torch.from_numpy(clips["2"][10000:12205].astype(np.float64))[None, None] * 32768).requires_grad_(True)
+
+    def distance(estimate):
+        return network(ref, estimate).sum()
+
+    with fftconv.path("fft"):
+        (grad,) = torch.autograd.grad(distance(est), est)
+        with fftconv.path("direct"):
+            (direct_grad,) = torch.autograd.grad(distance(est), est)
+        assert _rel(grad, direct_grad) < 1e-10
+        generator = torch.Generator().manual_seed(3)
+        step = 1e-4  # int16-scaled input: small against the signal, far above float64 rounding
+        for _ in range(3):
+            direction = torch.randn(est.shape, generator=generator, dtype=torch.float64)
+            direction /= direction.norm()
+            with torch.no_grad():
+                numeric = float((distance(est + step * direction) - distance(est - step * direction)) / (2 * step))
+            analytic = float((grad * direction).sum())
+            assert abs(numeric - analytic) <= 1e-9 + 1e-4 * abs(analytic), (numeric, analytic)
+
+
+def test_float32_gradient_of_the_fft_path_is_as_accurate_as_the_direct_one(clips):
+    # In float32 neither path is within 1e-4 of the exact gradient (leaky-ReLU kinks amplify
+    # rounding): both are compared with float64 and the FFT path must be no worse.
+    ref = torch.from_numpy(clips["ref"][11025:33075])[None]
+    est = torch.from_numpy(clips["2"][11025:33075])[None]
+    exact = None
+    errors = {}
+    for mode, dtype in (("direct", torch.float64), ("direct", torch.float32), ("fft", torch.float32)):
+        e = est.to(dtype).clone().requires_grad_(True)
+        with fftconv.path(mode):
+            cdpam_distance(ref.to(dtype), e, 22050).sum().backward()
+        if exact is None:
+            exact = e.grad
+        else:
+            errors[mode] = _rel(e.grad.double(), exact)
+    assert errors["fft"] < 1e-3
+    assert errors["fft"] < 2 * errors["direct"], errors
+
+
+def test_distances_under_bfloat16_autocast_are_close_to_float32(clips):
+    ref = torch.from_numpy(np.stack([clips["ref"][:22050], clips["ref"][22050:44100]]))
+    est = torch.from_numpy(np.stack([clips["2"][:22050], clips["4"][22050:44100]]))
+    full = cdpam_distance(ref, est, 22050)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = cdpam_distance(ref, est, 22050)
+    assert mixed.dtype == torch.float32
+    assert torch.allclose(mixed, full, rtol=0.03, atol=0), (mixed, full)
