@@ -64,7 +64,7 @@ def encode(network, x, *, strided: bool, acoustic_only: bool, fused: bool):
         out = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
         stride = 2 if decimate and strided else 1
         if fused:
-            weight, bias = encoder._layer_weights(i, out)
+            weight, bias, _ = encoder._layer_weights(i, out)
             x = F.leaky_relu(F.conv1d(x, weight, bias, stride=stride, padding=7), LEAKY_SLOPE, inplace=True)
         else:
             x = F.conv1d(x, conv.weight[:out], conv.bias[:out], stride=stride, padding=7)

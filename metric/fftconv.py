@@ -36,9 +36,12 @@ lose too much); the direct path follows autocast.
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -137,12 +140,30 @@ def choose_block(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: in
     return best if costs[best] < model.direct_ns(*shape) else None
 
 
-def conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0):
-    """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain."""
-    block = choose_block(x, weight, stride, padding)
+def conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int = 1,
+    padding: int = 0,
+    *,
+    scale: torch.Tensor | None = None,
+    block: int | None | str = "auto",
+) -> torch.Tensor:
+    """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain.
+
+    ``scale`` (per output channel) computes ``scale[o] * conv(x, weight)[o] + bias[o]``: an
+    eval-mode BatchNorm applied on the way out of the FFT path, so that no scaled copy of
+    the weights is needed. ``block``: ``"auto"`` (:func:`choose_block`), ``None`` (direct)
+    or the FFT length to use.
+    """
+    if block == "auto":
+        block = choose_block(x, weight, stride, padding)
     if block is None:
+        if scale is not None:
+            weight = weight * scale.reshape(-1, 1, 1)
         return F.conv1d(x, weight, bias, stride=stride, padding=padding)
-    return fft_conv1d(x, weight, bias, stride, padding, block)
+    return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale)
 
 
 def fft_conv1d(
@@ -152,8 +173,13 @@ def fft_conv1d(
     stride: int = 1,
     padding: int = 0,
     block: int = 64,
+    *,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc)."""
+    """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc).
+
+    ``scale`` as in :func:`conv1d`; it must not require gradients.
+    """
     if x.dim() != 3 or weight.dim() != 3 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"expected x [B, C, T] and weight [O, C, K] with the same C, got {tuple(x.shape)} and "
                          f"{tuple(weight.shape)}")
@@ -165,14 +191,17 @@ def fft_conv1d(
     if x.shape[-1] + 2 * padding < weight.shape[-1]:
         raise ValueError(f"input of {x.shape[-1]} samples is shorter than the kernel ({weight.shape[-1]}) "
                          f"even with padding {padding}")
+    if scale is not None and scale.requires_grad:
+        raise ValueError("scale must not require gradients; fold a trainable BatchNorm into the weights instead")
     device_type = x.device.type
     if torch.is_autocast_enabled(device_type):
         # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
         with torch.autocast(device_type, enabled=False):
-            return _FFTConv1d.apply(
-                x.float(), weight.float(), bias.float() if bias is not None else None, stride, padding, block
-            )
-    return _FFTConv1d.apply(x, weight, bias, stride, padding, block)
+            x, weight = x.float(), weight.float()
+            bias = bias.float() if bias is not None else None
+            scale = scale.float() if scale is not None else None
+            return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+    return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
 
 
 # ----------------------------------------------------------------------------- the core
@@ -211,9 +240,65 @@ def _complex(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
-def _chunks(total: int, bytes_per_item: int) -> list[tuple[int, int]]:
-    step = max(1, WORKSPACE_BYTES // max(1, bytes_per_item))
+def _chunks(total: int, step: int, parts: int = 1) -> list[tuple[int, int]]:
+    """``(first, stop)`` ranges of at most ``step`` items, and at least ``parts`` of them when possible."""
+    step = max(1, min(step, -(-total // parts)))
     return [(first, min(total, first + step)) for first in range(0, total, step)]
+
+
+def _per_workspace(bytes_per_item: int) -> int:
+    """Items per task: every worker of :func:`_run` holds one task's workspace at a time."""
+    return max(1, WORKSPACE_BYTES // _workers() // max(1, bytes_per_item))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _workers() -> int:
+    return max(1, torch.get_num_threads())
+
+
+def _run(tasks: list, device: torch.device) -> None:
+    """Run independent tasks (each writing its own part of a result) on ``torch.get_num_threads()`` threads.
+
+    On a CPU each task's operations run single-threaded and the tasks are spread over a few
+    Python threads (the operations release the GIL). An FFT layer is ~100 operations, and
+    with OpenMP every operation ends in a barrier of all threads: on a machine with more
+    runnable threads than cores each barrier waits for a descheduled thread, measured at
+    ~20 ms per operation with 2 threads here (0.1 ms with 1). Here only the end of a layer
+    waits. Grad and inference mode are per thread, so the caller's are carried over.
+    """
+    workers = _workers()
+    if device.type != "cpu" or workers == 1 or len(tasks) == 1:
+        for task in tasks:
+            task()
+        return
+    queue = deque(tasks)
+    inference = torch.is_inference_mode_enabled()
+
+    def drain():
+        with torch.inference_mode(inference), torch.no_grad():
+            while True:
+                try:
+                    task = queue.popleft()
+                except IndexError:
+                    return
+                task()
+
+    global _POOL
+    torch.set_num_threads(1)  # worker threads created now stay single-threaded for good
+    try:
+        with _POOL_LOCK:
+            if _POOL is None or _POOL._max_workers < workers - 1:
+                _POOL = ThreadPoolExecutor(workers - 1, thread_name_prefix="fftconv")
+            pool = _POOL
+        helpers = [pool.submit(drain) for _ in range(min(workers - 1, len(tasks) - 1))]
+        drain()
+        for helper in helpers:
+            helper.result()
+    finally:
+        torch.set_num_threads(workers)
 
 
 def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int):
@@ -228,11 +313,15 @@ def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: i
     bins = block // 2 + 1
     span = (blocks - 1) * hop + frame
     spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
-    for first, stop in _chunks(channels, 4 * batch * phases * span * x.element_size()):
+
+    def task(first: int, stop: int) -> None:
         part = F.pad(x[:, first:stop], (shift, phases * span - shift - length))
         part = part.view(batch, stop - first, span, phases).permute(0, 3, 1, 2)  # [B, phases, c, span]
         part = torch.fft.rfft(part.unfold(-1, frame, hop), n=block)  # [B, phases, c, blocks, bins]
         spectra[:, :, first:stop].copy_(part.permute(4, 1, 2, 0, 3))
+
+    per_task = _per_workspace(4 * batch * phases * span * x.element_size())
+    _run([partial(task, *c) for c in _chunks(channels, per_task, _workers())], x.device)
     return spectra.view(bins, phases * channels, batch * blocks)
 
 
@@ -257,18 +346,30 @@ def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | Non
     return taps
 
 
-def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None):
+def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int, int, int]]:
+    """Tiles ``(first item, stop item, first block, stop block)`` of the ``batch x blocks`` columns.
+
+    A tile is either whole items or a run of blocks of one item, so that it is one
+    contiguous column range and one rectangle of the output.
+    """
+    if per_tile >= blocks:
+        step = per_tile // blocks
+        return [(b, min(batch, b + step), 0, blocks) for b in range(0, batch, step)]
+    return [(b, b + 1, j, min(blocks, j + per_tile)) for b in range(batch) for j in range(0, blocks, per_tile)]
+
+
+def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None):
     """The correlation with the polyphase filters ``w2`` of :func:`_phase_taps`, by overlap-save FFT.
 
-    Forward: ``y[b, o, t] = bias[o] + sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
+    Forward: ``y[b, o, t] = bias[o] + scale[o] sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
     ``t < out_length`` (``s`` as in :func:`_block_spectra`): ``[B, O, out_length]``.
 
     Adjoint: ``x`` is an output gradient ``[B, O, T]``; the result ``[B, stride C, out_length]``
     is its correlation with the flipped, transposed ``w2``, i.e. the gradient with respect
     to the input's phases when ``shift = K' - 1`` (less the padding for stride 1).
 
-    Output channels are done a few at a time (their filters' spectra made just before use),
-    so the workspace beyond the input's spectra and the result stays near ``WORKSPACE_BYTES``.
+    Done in tiles of output channels (their filters' spectra made once per tile) and blocks,
+    so that the workspace beyond the input's spectra and the result stays near ``WORKSPACE_BYTES``.
     """
     batch = x.shape[0]
     out_channels, channels = weight.shape[:2]
@@ -276,33 +377,54 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     hop = block - taps_per_phase + 1
     blocks = -(-out_length // hop)
     spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block)  # [bins, inner, M]
-    bins, inner, columns = spectra.shape
+    bins, inner = spectra.shape[:2]
     table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
     y = torch.empty(batch, stride * channels if adjoint else out_channels, out_length, dtype=x.dtype, device=x.device)
-    whole = out_length // hop
-    bytes_per_row = bins * (inner + columns) * spectra.element_size() + block * columns * x.element_size()
-    for phase in range(stride) if adjoint else (None,):
+    item = spectra.element_size()
+    columns_per_row = _per_workspace(2 * (bins * item + block * x.element_size()))  # per task, before _run
+
+    def task(phase: int | None, first: int, stop: int) -> None:
         offset = phase * channels if adjoint else 0
-        for first, stop in _chunks(channels if adjoint else out_channels, bytes_per_row):
-            taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype)
-            filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
-            del taps
-            mixed = torch.matmul(filters.mT if adjoint else filters, spectra)  # [bins, rows, M]
-            del filters
-            blocks_out = torch.fft.irfft(mixed, n=block, dim=0)[:hop]  # [hop, rows, M]
+        taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype)
+        filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
+        del taps
+        if adjoint:
+            filters = filters.mT
+        rows = stop - first
+        for b0, b1, j0, j1 in _column_tiles(batch, blocks, max(1, columns_per_row // rows)):
+            mixed = torch.matmul(filters, spectra[..., b0 * blocks + j0 : (b1 - 1) * blocks + j1])
+            outputs = torch.fft.irfft(mixed, n=block, dim=0)[:hop]  # [hop, rows, columns]
             del mixed
-            blocks_out = blocks_out.view(hop, stop - first, batch, blocks).permute(2, 1, 3, 0)
-            target = y[:, offset + first : offset + stop]
-            parts = [(target[..., : whole * hop].view(batch, stop - first, whole, hop), blocks_out[:, :, :whole])]
-            if whole < blocks:
-                parts.append((target[..., whole * hop :], blocks_out[:, :, whole, : out_length - whole * hop]))
+            outputs = outputs.view(hop, rows, b1 - b0, j1 - j0).permute(2, 1, 3, 0)  # [items, rows, blocks, hop]
+            target = y[b0:b1, offset + first : offset + stop]
+            whole = min(j1, out_length // hop)  # blocks wholly inside the output
+            parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), outputs[:, :, : whole - j0])]
+            if whole < j1:
+                parts.append((target[..., whole * hop :], outputs[:, :, whole - j0, : out_length - whole * hop]))
             for destination, source in parts:
-                if bias is None:
-                    destination.copy_(source)
-                else:
-                    torch.add(source, bias[first:stop].view(-1, *(1,) * (source.dim() - 2)), out=destination)
-            del blocks_out, parts
+                _epilogue(destination, source, scale, bias, first, stop)
+            del outputs, parts
+
+    # Half of a task's workspace for its filters' spectra, half for its products and output blocks.
+    rows_per_task = _per_workspace(2 * bins * inner * item)
+    row_count = channels if adjoint else out_channels
+    phases = range(stride) if adjoint else (None,)
+    tasks = [partial(task, p, *c) for p in phases for c in _chunks(row_count, rows_per_task, _workers())]
+    _run(tasks, x.device)
     return y
+
+
+def _epilogue(destination, source, scale, bias, first: int, stop: int) -> None:
+    """``destination = scale * source + bias`` per output channel (dimension 1), either optional."""
+    channel = (-1,) + (1,) * (source.dim() - 2)
+    if scale is not None and bias is not None:
+        torch.addcmul(bias[first:stop].view(channel), source, scale[first:stop].view(channel), out=destination)
+    elif scale is not None:
+        torch.mul(source, scale[first:stop].view(channel), out=destination)
+    elif bias is not None:
+        torch.add(source, bias[first:stop].view(channel), out=destination)
+    else:
+        destination.copy_(source)
 
 
 def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, block: int) -> torch.Tensor:
@@ -319,13 +441,17 @@ def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, bloc
     bins = x_spectra.shape[0]
     lags = _lag_table(taps_per_phase, block, x.dtype, x.device)
     out = grad.new_zeros(out_channels, channels, kernel)
-    for first, stop in _chunks(out_channels, 2 * bins * stride * channels * x_spectra.element_size()):
+
+    def task(first: int, stop: int) -> None:
         cross = torch.matmul(grad_spectra[:, first:stop], x_spectra)  # [bins, rows, stride C]
         rows = (lags @ cross.view(bins, -1)).real.view(taps_per_phase, stop - first, stride, channels)
         del cross
         for p in range(stride):
             target = out[first:stop, :, p::stride]
             target.copy_(rows[: target.shape[-1], :, p].permute(1, 2, 0))
+
+    per_task = _per_workspace(2 * bins * stride * channels * x_spectra.element_size())
+    _run([partial(task, *c) for c in _chunks(out_channels, per_task, _workers())], x.device)
     return out
 
 
@@ -335,23 +461,25 @@ def _phase_length(out_length: int, kernel: int, stride: int) -> int:
 
 class _FFTConv1d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, block):
+    def forward(ctx, x, weight, bias, scale, stride, padding, block):
         out_length = (x.shape[-1] + 2 * padding - weight.shape[-1]) // stride + 1
-        y = _correlate(x, weight, stride, padding, out_length, block, bias=bias)
+        y = _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale)
         ctx.stride, ctx.padding, ctx.block, ctx.length = stride, padding, block, x.shape[-1]
         # The input is kept only for the weight gradient; in the encoder it is the previous
         # layer's in-place leaky-ReLU output, which autograd keeps anyway.
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight, scale)
         return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, scale = ctx.saved_tensors
         stride, padding, block, length = ctx.stride, ctx.padding, ctx.block, ctx.length
         kernel = weight.shape[-1]
-        grad = grad.contiguous()
         grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(dim=(0, 2))
+        grad = grad.contiguous() if scale is None else grad * scale.view(-1, 1)
         if ctx.needs_input_grad[0]:
             if stride == 1:
                 grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True)
@@ -367,6 +495,4 @@ class _FFTConv1d(torch.autograd.Function):
                 grad_x = F.pad(interleaved, (-padding, length + padding - stride * phase_length))
         if ctx.needs_input_grad[1]:
             grad_weight = _correlation_weight_grad(grad, x, stride, padding, kernel, block)
-        if ctx.needs_input_grad[2]:
-            grad_bias = grad.sum(dim=(0, 2))
-        return grad_x, grad_weight, grad_bias, None, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None, None

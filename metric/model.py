@@ -119,15 +119,21 @@ def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x * keep[:, None, :].to(x.dtype)
 
 
-def _fold(sources: tuple, out_channels: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    weight, bias, gamma, beta, mean, var = (t[:out_channels] if t is not None else None for t in sources)
+def _batchnorm_affine(sources: tuple, out_channels: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) with ``BN(conv(x)) = scale · (W·x) + shift`` for an eval-mode BatchNorm."""
+    bias, gamma, beta, mean, var = (t[:out_channels] if t is not None else None for t in sources[1:])
     scale = torch.rsqrt(var + eps)
     if gamma is not None:
         scale = scale * gamma
-    folded_bias = -mean * scale if bias is None else (bias - mean) * scale
+    shift = -mean * scale if bias is None else (bias - mean) * scale
     if beta is not None:
-        folded_bias = folded_bias + beta
-    return (weight * scale[:, None, None]).contiguous(), folded_bias.contiguous()
+        shift = shift + beta
+    return scale.contiguous(), shift.contiguous()
+
+
+def _fold(sources: tuple, out_channels: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    scale, shift = _batchnorm_affine(sources, out_channels, eps)
+    return (sources[0][:out_channels] * scale[:, None, None]).contiguous(), shift
 
 
 def _same_sources(old: tuple, new: tuple) -> bool:
@@ -256,30 +262,36 @@ class Encoder(nn.Module):
             total += 2 * conv.in_channels * out_channels * conv.kernel_size[0] * frames
         return total
 
-    def _layer_weights(self, i: int, out_channels: int):
-        """(weight, bias) of layer ``i`` with its eval-mode BatchNorm folded in, or ``None`` in training mode.
+    def _layer_weights(self, i: int, out_channels: int, scaled: bool = False):
+        """(weight, bias, scale) of layer ``i`` with its eval-mode BatchNorm folded in, or ``None`` in training mode.
 
         ``BN(conv(x)) = (W·x + b − μ)·γ/√(σ²+ε) + β = W'·x + b'`` with ``W' = W·γ/√(σ²+ε)`` and
         ``b' = (b − μ)·γ/√(σ²+ε) + β``: one pass over the activations instead of two, exact up
-        to float rounding, and differentiable w.r.t. all five tensors when they require grad.
+        to float rounding, and differentiable w.r.t. all five tensors when they require grad
+        (``scale`` is then ``None``). For frozen layers ``W'`` is cached; with ``scaled`` (the
+        FFT path, which multiplies its output by ``γ/√(σ²+ε)`` on the way out) the weight is
+        ``W`` itself and only the per-channel ``scale`` and ``b'`` are kept, not a copy of ``W``.
         """
         conv, norm = self.convs[i], self.norms[i]
         if norm.training or norm.running_mean is None or norm.running_var is None:
             return None
         sources = (conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean, norm.running_var)
         if any(t is not None and t.requires_grad for t in sources):
-            return _fold(sources, out_channels, norm.eps)
+            return (*_fold(sources, out_channels, norm.eps), None)
         # Holding the source tensors themselves makes identity checks safe (no address reuse).
         signature = tuple((t, t._version) if t is not None else None for t in sources)
-        cached = self._folded_cache.get((i, out_channels))
-        if cached is not None and _same_sources(cached[0], signature):
-            return cached[1], cached[2]
-        # Cached tensors must be ordinary ones even when first built under inference mode,
-        # because a later loss pass saves them for backward.
-        with torch.inference_mode(False), torch.no_grad():
-            folded_weight, folded_bias = _fold(sources, out_channels, norm.eps)
-        self._folded_cache[(i, out_channels)] = (signature, folded_weight, folded_bias)
-        return folded_weight, folded_bias
+        key = (i, out_channels, scaled)
+        cached = self._folded_cache.get(key)
+        if cached is None or not _same_sources(cached[0], signature):
+            # Cached tensors must be ordinary ones even when first built under inference mode,
+            # because a later loss pass saves them for backward.
+            with torch.inference_mode(False), torch.no_grad():
+                fold = _batchnorm_affine if scaled else _fold
+                cached = (signature, *fold(sources, out_channels, norm.eps))
+            self._folded_cache[key] = cached
+        if scaled:
+            return conv.weight[:out_channels], cached[2], cached[1]
+        return cached[1], cached[2], None
 
     def _apply(self, fn, recurse=True):
         self._folded_cache = {}
@@ -298,13 +310,14 @@ class Encoder(nn.Module):
                 x = _mask_beyond(x, lengths)
             stride = self.stride(i)
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
-            folded = self._layer_weights(i, out_channels)
+            padding = conv.padding[0]
+            block = fftconv.choose_block(x, conv.weight[:out_channels], stride, padding)
+            folded = self._layer_weights(i, out_channels, scaled=block is not None)
             if folded is not None:
-                x = fftconv.conv1d(x, folded[0], folded[1], stride=stride, padding=conv.padding[0])
+                weight, bias, scale = folded
+                x = fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block)
             else:
-                x = fftconv.conv1d(
-                    x, conv.weight[:out_channels], conv.bias[:out_channels], stride=stride, padding=conv.padding[0]
-                )
+                x = fftconv.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride, padding, block=block)
                 mean, var = norm.running_mean, norm.running_var
                 x = F.batch_norm(
                     x,
