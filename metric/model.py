@@ -33,9 +33,16 @@ measurements in docs/performance.md):
 * ``acoustic_only=True`` evaluates only the acoustic half of the last layer,
   the only part the distance reads;
 * in eval mode BatchNorm is folded into the convolution's weights and bias
-  (cached for frozen layers), and the leaky ReLU runs in place;
+  (cached for frozen layers; on the FFT path its scale is applied to the output
+  instead, so that no scaled copy of the weights is kept), and the leaky ReLU runs
+  in place;
+* wide layers on long enough inputs are convolved by FFT (:mod:`metric.fftconv`,
+  where measured faster; the same sums in another order);
 * without a graph, long inputs are encoded chunk by chunk with enough context
   for every chunk's frames to be exact (:meth:`Encoder.pooled_in_chunks`).
+
+Under ``torch.autocast`` the FFT convolutions, the pooling and the loss-net run in
+float32 (low-precision dtypes are only used by the direct convolutions).
 
 Padded batches: with ``lengths`` every item is computed as if it were alone —
 activations beyond each item's valid length are reset to zero before the next
@@ -111,6 +118,10 @@ def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE, fron
 def _decimated(lengths: torch.Tensor, stride: int = 2) -> torch.Tensor:
     # x[..., ::s] keeps ceil(L / s) samples.
     return torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -334,7 +345,7 @@ class Encoder(nn.Module):
             x = F.leaky_relu(x, LEAKY_SLOPE, inplace=True)
             if stride > 1 and lengths is not None:
                 lengths = _decimated(lengths, stride)
-        return x, lengths
+        return _at_least_float32(x), lengths  # the pooling that follows sums thousands of frames
 
     def forward(
         self,
@@ -449,6 +460,11 @@ class LossNet(nn.Module):
         self.channel_weights = nn.ParameterList(nn.Parameter(torch.randn(w)) for w in widths)
 
     def forward(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        # Sums of small differences: float32 even under autocast (a bfloat16 distance keeps ~2 digits).
+        with torch.autocast(reference.device.type, enabled=False):
+            return self._distance(_at_least_float32(reference), _at_least_float32(estimate))
+
+    def _distance(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         distance = reference.new_zeros(reference.shape[0])
         last = len(self.layers) - 1
         for i, (layer, weight) in enumerate(zip(self.layers, self.channel_weights)):
