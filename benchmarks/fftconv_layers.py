@@ -2,21 +2,24 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/fftconv_layers.py                        # batch 4 x 1 s, 2 threads, 3 rounds
-    python benchmarks/fftconv_layers.py --batch 1 --seconds 0.25 --passes forward input-grad
-    python benchmarks/fftconv_layers.py --julius               # also julius.fftconv.fft_conv1d (MIT)
+    python benchmarks/fftconv_layers.py                              # batch 4 x 1 s, 1 thread, 3 rounds
+    python benchmarks/fftconv_layers.py --cases 4x1 1x1 1x0.5 1x0.25 1x0.1 --fit   # refit metric.fftconv.RULES
+    python benchmarks/fftconv_layers.py --julius --passes forward    # also julius.fftconv.fft_conv1d (MIT)
 
 For every layer of the CDPAM encoder (with the shipped shortcuts: stride 2 on the
-decimating layers, the acoustic half of the last one) and every pass (forward, input
-gradient, weight gradient), the direct ``F.conv1d`` (oneDNN on CPU) and
-:func:`metric.fftconv.fft_conv1d` at each block size are timed interleaved, in random
-order within each round; medians over rounds are reported as gains (direct / FFT time),
-next to the machine's measured FFT and matrix-product rates and what the shipped rule
-(:data:`metric.fftconv.RULES`) picks. ``--device cuda`` measures on a GPU (the rule for
-``cuda`` is then to be set from the output).
+decimating layers, the acoustic half of the last one), every case (``BATCHxSECONDS``) and
+every pass (forward, input gradient, weight gradient), the direct ``F.conv1d`` (oneDNN on
+CPU) and :func:`metric.fftconv.fft_conv1d` at each block size are timed in random order
+within each round; medians over rounds give the gains (direct time / FFT time), printed
+next to the machine's measured matrix-product, FFT and conv1d rates and to what the
+shipped rule (:data:`metric.fftconv.RULES`) picks and predicts. ``--fit`` fits the rule's
+constants to the forward and input-gradient times and prints them. ``--device cuda``
+measures on a GPU (a rule for ``cuda`` would then be added from ``--fit``).
 
-Times are wall-clock; with ``--threads 1`` they are CPU time of the process, which a
-shared machine disturbs less.
+With ``--threads 1`` (the default) times are CPU time of the process, which neighbours on a
+shared machine disturb far less than wall time; both paths use all threads when there are
+several (the FFT path as parallel tasks, see :func:`metric.fftconv._run`), so the ratios
+carry over. With more threads, times are wall-clock.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,6 +59,10 @@ def encoder_layers(seconds: float, acoustic_only: bool = True):
             length = -(-length // 2)
         cin = channels[i]
     return out
+
+
+def out_length(length: int, stride: int) -> int:
+    return (length + 2 * (KERNEL_SIZE // 2) - KERNEL_SIZE) // stride + 1
 
 
 def _clock(threads: int):
@@ -114,10 +122,11 @@ def _runner(method, pass_name: str, x, w, b, stride: int):
     return run
 
 
-def methods(blocks, with_julius: bool):
+def methods(blocks, with_julius: bool, stride: int):
     out = {"direct": lambda x, w, b, s, p: F.conv1d(x, w, b, stride=s, padding=p)}
     for block in blocks:
-        out[f"fft{block}"] = lambda x, w, b, s, p, block=block: fftconv.fft_conv1d(x, w, b, s, p, block)
+        if block > -(-KERNEL_SIZE // stride):
+            out[f"fft{block}"] = lambda x, w, b, s, p, block=block: fftconv.fft_conv1d(x, w, b, s, p, block)
     if with_julius:
         from julius.fftconv import fft_conv1d as julius_fft_conv1d
 
@@ -125,95 +134,127 @@ def methods(blocks, with_julius: bool):
     return out
 
 
-def measure(args) -> dict:
+def measure(args) -> list[dict]:
     device = torch.device(args.device)
     clock = _clock(args.threads)
     generator = torch.Generator().manual_seed(0)
-    results = {}
-    for index, cin, cout, length, stride in encoder_layers(args.seconds):
-        if args.layers and index not in args.layers:
+    rows = []
+    for batch, seconds in args.cases:
+        for index, cin, cout, length, stride in encoder_layers(seconds):
+            if args.layers and index not in args.layers:
+                continue
+            x = torch.randn(batch, cin, length, generator=generator).to(device)
+            w = (torch.randn(cout, cin, KERNEL_SIZE, generator=generator) / math.sqrt(cin * KERNEL_SIZE)).to(device)
+            b = torch.randn(cout, generator=generator).to(device)
+            for pass_name in args.passes:
+                runners = {name: _runner(fn, pass_name, x, w, b, stride)
+                           for name, fn in methods(args.blocks, args.julius, stride).items()}
+                times = {name: [] for name in runners}
+                for run in runners.values():
+                    run()  # warm-up
+                for _ in range(args.rounds):
+                    order = list(runners)
+                    random.shuffle(order)
+                    for name in order:
+                        _sync(device)
+                        start = clock()
+                        runners[name]()
+                        _sync(device)
+                        times[name].append(clock() - start)
+                del runners
+                medians = {name: statistics.median(t) for name, t in times.items()}
+                row = {
+                    "batch": batch, "seconds": seconds, "layer": index, "pass": pass_name, "in": cin, "out": cout,
+                    "length": length, "stride": stride, "median_ms": {n: 1e3 * m for n, m in medians.items()},
+                    "all_ms": {n: [1e3 * v for v in t] for n, t in times.items()},
+                }
+                rows.append(row)
+                gains = " ".join(f"{n} {medians['direct'] / m:5.2f}x" for n, m in medians.items() if n != "direct")
+                print(f"{batch}x{seconds:g}s layer {index:2d} {cin:4d}->{cout:4d} T={length:6d} s{stride} "
+                      f"{pass_name:11s} direct {1e3 * medians['direct']:8.1f} ms  {gains}", flush=True)
+    return rows
+
+
+def _shape(row) -> tuple:
+    return (row["in"], row["out"], KERNEL_SIZE, row["stride"], row["batch"], out_length(row["length"], row["stride"]))
+
+
+def fit(rows: list[dict]) -> fftconv.CostModel:
+    """Least-squares fit (relative error) of the cost model's constants to forward and input-gradient times."""
+    unit = fftconv.CostModel(1.0, 1.0, 1.0, 1.0)
+    direct, ffts = [], []
+    for row in rows:
+        if row["pass"] == "weight-grad":
             continue
-        x = torch.randn(args.batch, cin, length, generator=generator).to(device)
-        w = (torch.randn(cout, cin, KERNEL_SIZE, generator=generator) / math.sqrt(cin * KERNEL_SIZE)).to(device)
-        b = torch.randn(cout, generator=generator).to(device)
-        kernel_ok = {name: fn for name, fn in methods(args.blocks, args.julius).items()
-                     if not name.startswith("fft") or int(name[3:]) > -(-KERNEL_SIZE // stride)}
-        for pass_name in args.passes:
-            runners = {name: _runner(fn, pass_name, x, w, b, stride) for name, fn in kernel_ok.items()}
-            times = {name: [] for name in runners}
-            for run in runners.values():
-                run()  # warm-up
-            for _ in range(args.rounds):
-                order = list(runners)
-                random.shuffle(order)
-                for name in order:
-                    _sync(device)
-                    start = clock()
-                    runners[name]()
-                    _sync(device)
-                    times[name].append(clock() - start)
-            medians = {name: statistics.median(t) for name, t in times.items()}
-            direct = medians["direct"]
-            results[(index, pass_name)] = {
-                "layer": index, "pass": pass_name, "in": cin, "out": cout, "length": length, "stride": stride,
-                "direct_ms": 1e3 * direct, "all_ms": {n: [1e3 * v for v in t] for n, t in times.items()},
-                "gain": {name: direct / m for name, m in medians.items() if name != "direct"},
-            }
-            row = results[(index, pass_name)]
-            gains = " ".join(f"{name} {g:5.2f}x" for name, g in row["gain"].items())
-            print(f"layer {index:2d} {cin:4d}->{cout:4d} T={length:6d} s{stride} {pass_name:11s} direct "
-                  f"{1e3 * direct:8.1f} ms  {gains}", flush=True)
-            del runners
-    return results
+        shape = _shape(row)
+        direct.append((unit.direct_ns(*shape), 1e6 * row["median_ms"]["direct"]))
+        for name, ms in row["median_ms"].items():
+            if name.startswith("fft"):
+                ffts.append((unit.fft_terms(*shape, int(name[3:])), 1e6 * ms))
+    d = np.array([a for a, _ in direct]), np.array([t for _, t in direct])
+    direct_ns_per_mac = float(np.sum(d[0] / d[1]) / np.sum((d[0] / d[1]) ** 2))
+    terms = np.array([a for a, _ in ffts], dtype=float)
+    times = np.array([t for _, t in ffts])
+    coefficients, *_ = np.linalg.lstsq(terms / times[:, None], np.ones_like(times), rcond=None)
+    return fftconv.CostModel(direct_ns_per_mac, *(float(c) for c in coefficients))
 
 
-def summary(results: dict, args) -> None:
-    rule = fftconv.RULES.get(torch.device(args.device).type)
-    print("\nper layer: best FFT block and its gain per pass; what the shipped rule picks")
-    print(f"{'layer':>5s} {'shape':>16s} {'T':>6s} {'s':>2s}  " + "  ".join(f"{p:>18s}" for p in args.passes)
-          + "   rule")
-    for index, cin, cout, length, stride in encoder_layers(args.seconds):
+def summary(rows: list[dict], model: fftconv.CostModel | None) -> None:
+    print("\nper case and layer: direct ms and the best measured FFT block per pass; the rule's pick")
+    print(f"{'case':>7s} {'layer':>5s} {'shape':>11s} {'s':>2s} {'direct ms':>9s}  "
+          f"{'forward':>14s} {'input-grad':>14s} {'weight-grad':>14s}  {'rule':>7s} {'predicted':>9s}")
+    cases = sorted({(r["batch"], r["seconds"], r["layer"]) for r in rows}, key=lambda c: (-c[0], -c[1], c[2]))
+    for batch, seconds, layer in cases:
+        mine = {r["pass"]: r for r in rows if (r["batch"], r["seconds"], r["layer"]) == (batch, seconds, layer)}
+        first = next(iter(mine.values()))
         cells = []
-        for pass_name in args.passes:
-            row = results.get((index, pass_name))
-            if row is None:
-                continue
-            ffts = {n: g for n, g in row["gain"].items() if n.startswith("fft")}
-            if not ffts:
-                cells.append(f"{'-':>18s}")
-                continue
-            best = max(ffts, key=ffts.get)
-            cells.append(f"{best:>8s} {ffts[best]:5.2f}x{'':4s}")
-        if not cells:
-            continue
-        out_length = (length + 2 * (KERNEL_SIZE // 2) - KERNEL_SIZE) // stride + 1
-        picked = "direct"
-        if rule is not None and rule.prefers_fft(cin, cout, args.batch * out_length):
-            picked = f"fft{rule.block_for(cin, cout)}"
-        print(f"{index:5d} {cin:7d}->{cout:<7d} {length:6d} {stride:2d}  " + "  ".join(cells) + f"   {picked}")
+        for pass_name in PASSES:
+            row = mine.get(pass_name)
+            ffts = {n: row["median_ms"]["direct"] / m for n, m in row["median_ms"].items() if n.startswith("fft")} if row else {}
+            best = max(ffts, key=ffts.get) if ffts else None
+            cells.append(f"{best:>7s} {ffts[best]:5.2f}x" if best else f"{'-':>14s}")
+        picked, predicted = "direct", ""
+        if model is not None:
+            shape = _shape(first)
+            costs = {n: model.fft_ns(*shape, n) for n in fftconv.BLOCKS if n > -(-KERNEL_SIZE // first["stride"])}
+            block = min(costs, key=costs.get)
+            predicted = f"{model.direct_ns(*shape) / costs[block]:8.2f}x"
+            if costs[block] < model.direct_ns(*shape) and first["in"] > 1:
+                picked = f"fft{block}"
+        print(f"{batch}x{seconds:<4g} {layer:5d} {first['in']:4d}->{first['out']:<5d} {first['stride']:2d} "
+              f"{first['median_ms']['direct']:9.1f}  " + " ".join(cells) + f"  {picked:>7s} {predicted}")
+
+
+def _case(text: str) -> tuple[int, float]:
+    batch, seconds = text.lower().split("x")
+    return int(batch), float(seconds)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cases", type=_case, nargs="+", default=[(4, 1.0)], help="BATCHxSECONDS, e.g. 4x1 1x0.25")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--blocks", type=int, nargs="+", default=[32, 64, 128, 256])
+    parser.add_argument("--blocks", type=int, nargs="+", default=list(fftconv.BLOCKS))
     parser.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES))
     parser.add_argument("--layers", type=int, nargs="*", help="only these layer indices (0-15)")
     parser.add_argument("--julius", action="store_true", help="also time julius.fftconv.fft_conv1d")
+    parser.add_argument("--fit", action="store_true", help="fit the rule's constants to these measurements")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write all numbers to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     peaks = machine_peaks(torch.device(args.device), args.threads)
-    print(f"{args.device}, {args.threads} threads, batch {args.batch} x {args.seconds:g} s, {args.rounds} rounds; "
+    print(f"{args.device}, {args.threads} threads, cases {args.cases}, {args.rounds} rounds; "
           + ", ".join(f"{k.replace('_gflops', '')} {v:.0f} GFLOP/s" for k, v in peaks.items()), flush=True)
-    results = measure(args)
-    summary(results, args)
+    rows = measure(args)
+    model = fftconv.RULES.get(torch.device(args.device).type)
+    if args.fit:
+        model = fit(rows)
+        print(f"\nfitted: {model}")
+    summary(rows, model)
     if args.json:
-        args.json.write_text(json.dumps({"peaks": peaks, "layers": list(results.values())}, indent=1))
+        args.json.write_text(json.dumps({"peaks": peaks, "rows": rows, "model": str(model)}, indent=1))
     return 0
 
 

@@ -201,8 +201,8 @@ def test_distance_gradient_matches_finite_differences_on_the_fft_path(clips):
 def test_float32_gradient_of_the_fft_path_is_as_accurate_as_the_direct_one(clips):
     # In float32 neither path is within 1e-4 of the exact gradient (leaky-ReLU kinks amplify
     # rounding): both are compared with float64 and the FFT path must be no worse.
-    ref = torch.from_numpy(clips["ref"][11025:33075])[None]
-    est = torch.from_numpy(clips["2"][11025:33075])[None]
+    ref = torch.from_numpy(clips["ref"][11025:22050])[None]
+    est = torch.from_numpy(clips["2"][11025:22050])[None]
     exact = None
     errors = {}
     for mode, dtype in (("direct", torch.float64), ("direct", torch.float32), ("fft", torch.float32)):
