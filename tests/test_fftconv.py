@@ -174,6 +174,46 @@ def test_training_mode_weight_gradients_agree_across_paths():
         assert _rel(fft, direct) < 1e-10
 
 
+def test_official_distances_on_the_fft_path(clips, golden):
+    # The official package's distances (test_parity checks the automatic choice; this forces FFT everywhere).
+    cases = golden["cases"]
+    ref = torch.from_numpy(np.stack([clips[c["ref"]] for c in cases]))
+    deg = torch.from_numpy(np.stack([clips[c["deg"]] for c in cases]))
+    with fftconv.path("fft"), torch.no_grad():
+        distances = cdpam_distance(ref, deg, 22050)
+    expected = torch.tensor([c["dist"] for c in cases])
+    assert torch.allclose(distances, expected, atol=1e-4, rtol=0), (distances, expected)
+
+
+def test_padded_batch_on_the_fft_path_scores_each_item_as_alone(clips):
+    lengths = [11025, 17640, 7717]  # 0.5, 0.8, 0.35 s: odd lengths reach the stride-2 phases' tails
+    starts = [1000, 20000, 33000]
+    refs = np.zeros((3, max(lengths)), np.float32)
+    ests = np.zeros_like(refs)
+    for i, (start, n) in enumerate(zip(starts, lengths)):
+        refs[i, :n], ests[i, :n] = clips["ref"][start : start + n], clips["4"][start : start + n]
+    with fftconv.path("fft"), torch.no_grad():
+        padded = cdpam_distance(refs, ests, 22050, lengths=lengths)
+        alone = [float(cdpam_distance(refs[i, :n], ests[i, :n], 22050)) for i, n in enumerate(lengths)]
+    assert np.allclose(padded.numpy(), alone, atol=1e-5, rtol=0), (padded, alone)
+
+
+def test_float64_distance_gradient_of_the_fft_path_equals_the_direct_one(clips):
+    # Released weights, a padded batch of two: the loss gradient with respect to the estimate.
+    network = shared_network(dtype=torch.float64)
+    ref = torch.from_numpy(np.stack([clips["ref"][:6000], clips["2"][6000:12000]]).astype(np.float64))
+    est = torch.from_numpy(np.stack([clips["4"][:6000], clips["ref"][6000:12000]]).astype(np.float64))
+    lengths = [6000, 4410]
+    grads = {}
+    for mode in ("direct", "fft"):
+        e = est.clone().requires_grad_(True)
+        with fftconv.path(mode):
+            cdpam_distance(ref, e, 22050, lengths=lengths, weights=network).sum().backward()
+        grads[mode] = e.grad
+    assert _rel(grads["fft"], grads["direct"]) < 1e-4
+    assert _rel(grads["fft"], grads["direct"]) < 1e-10  # the same sums in another order
+
+
 def test_distance_gradient_matches_finite_differences_on_the_fft_path(clips):
     network = shared_network(dtype=torch.float64)
     ref = torch.from_numpy(clips["ref"][10000:12205].astype(np.float64))[None, None] * 32768
