@@ -120,27 +120,11 @@ def _rss_kib() -> int:
 
 def _peak_worker(args) -> dict:
     import torch
-    import torch.nn.functional as F
+
+    from fftconv_layers import machine_peaks
 
     torch.set_num_threads(args.threads)
-
-    def best(fn, repeats=5):
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    with torch.inference_mode():
-        x = torch.randn(4, 256, 5512)
-        w = torch.randn(256, 256, KERNEL)
-        conv_flops = 2.0 * 4 * 256 * 256 * KERNEL * 5512
-        conv = conv_flops / best(lambda: F.conv1d(x, w, padding=KERNEL // 2)) / 1e9
-        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        matmul = 2.0 * 2048**3 / best(lambda: a @ b) / 1e9
-    return {"conv1d_gflops": conv, "matmul_gflops": matmul}
+    return machine_peaks(torch.device("cpu"), args.threads)
 
 
 def _load(impl: str):
@@ -171,15 +155,20 @@ def _load(impl: str):
             return distance.detach(), est.grad
 
         return score, loss
-    from metric import cdpam_distance
+    from metric import cdpam_distance, fftconv
+
+    # "ours-direct": every convolution computed directly, as before the FFT path.
+    path = "direct" if impl == "ours-direct" else "auto"
 
     def score(ref, est):
-        return cdpam_distance(ref, est, RATE)
+        with fftconv.path(path):
+            return cdpam_distance(ref, est, RATE)
 
     def loss(ref, est):
         est = est.clone().requires_grad_(True)
-        distance = cdpam_distance(ref, est, RATE)
-        distance.sum().backward()
+        with fftconv.path(path):
+            distance = cdpam_distance(ref, est, RATE)
+            distance.sum().backward()
         return distance.detach(), est.grad
 
     return score, loss
@@ -240,9 +229,10 @@ def run_worker(impl: str, task: str, args, **extra) -> dict:
 
 # ----------------------------------------------------------------------------- orchestration
 def measure_pair(task: str, batch: int, seconds: float, args, rounds: int, repeats: int) -> dict:
-    samples = {"ours": {"times": [], "peak": [], "extra": []}, "official": {"times": [], "peak": [], "extra": []}}
+    impls = ["official", "ours"] + (["ours-direct"] if args.direct else [])
+    samples = {impl: {"times": [], "peak": [], "extra": []} for impl in impls}
     for r in range(rounds):
-        order = ("official", "ours") if r % 2 == 0 else ("ours", "official")
+        order = impls[r % len(impls):] + impls[: r % len(impls)]  # each goes first in turn
         for impl in order:
             out = run_worker(impl, task, args, batch=batch, seconds=seconds, repeats=repeats)
             samples[impl]["times"] += out["times"]
@@ -257,6 +247,7 @@ def measure_pair(task: str, batch: int, seconds: float, args, rounds: int, repea
     summary = {}
     for impl, data in samples.items():
         seconds_median = statistics.median(data["times"])
+        # FLOPs of the direct computation (the FFT path does fewer; GF/s is then "effective").
         flops = task_flops(task, int(round(seconds * RATE)), batch, official=impl == "official")
         summary[impl] = {
             "median_s": seconds_median,
@@ -272,6 +263,9 @@ def measure_pair(task: str, batch: int, seconds: float, args, rounds: int, repea
     summary["above_idle_ratio_ours_over_official"] = (
         summary["ours"]["above_idle_mib"] / summary["official"]["above_idle_mib"]
     )
+    if "ours-direct" in summary:
+        summary["fft_gain_over_direct"] = summary["ours-direct"]["median_s"] / summary["ours"]["median_s"]
+        summary["direct_speedup"] = summary["official"]["median_s"] / summary["ours-direct"]["median_s"]
     return summary
 
 
@@ -288,6 +282,10 @@ def measure_ours_only(task: str, seconds: float, args, repeats: int) -> dict:
 
 def _row(name: str, s: dict) -> str:
     o = s["ours"]
+    direct = ""
+    if "ours-direct" in s:
+        direct = (f"   direct {s['ours-direct']['median_s']:.2f} s ({s['direct_speedup']:.2f}x official; "
+                  f"FFT path {s['fft_gain_over_direct']:.2f}x direct), RSS {s['ours-direct']['peak_rss_mib']:.0f} MiB")
     if "official" not in s:
         return (f"{name:22s} {'-':>8s} {o['median_s']:8.2f} {'-':>6s} {'-':>7s}  {'-':>6s} {o['gflops_per_s']:6.0f}  "
                 f"{'-':>7s} {o['peak_rss_mib']:7.0f} {'-':>5s}  {'-':>7s} {o['above_idle_mib']:7.0f} {'-':>5s}")
@@ -297,7 +295,12 @@ def _row(name: str, s: dict) -> str:
         f"{s['speedup']:6.2f}x  {f['gflops_per_s']:6.0f} {o['gflops_per_s']:6.0f}  "
         f"{f['peak_rss_mib']:7.0f} {o['peak_rss_mib']:7.0f} {s['peak_ratio_ours_over_official']:5.2f}  "
         f"{f['above_idle_mib']:7.0f} {o['above_idle_mib']:7.0f} {s['above_idle_ratio_ours_over_official']:5.2f}"
+        + direct
     )
+
+
+def _peaks(peak: dict) -> str:
+    return ", ".join(f"{name.replace('_gflops', '')} {value:.0f} GFLOP/s" for name, value in peak.items())
 
 
 HEADER = (
@@ -311,7 +314,7 @@ def orchestrate(args) -> dict:
     print(f"CDPAM: this project vs official cdpam==0.0.6, {args.threads} threads", flush=True)
     peak = run_worker("peak", "peak", args)
     results["machine_peak"] = peak
-    print(f"machine peak: conv1d {peak['conv1d_gflops']:.0f} GFLOP/s, matmul {peak['matmul_gflops']:.0f} GFLOP/s", flush=True)
+    print(f"machine peak: {_peaks(peak)}", flush=True)
 
     if not args.skip_parity:
         check_parity(results, args)
@@ -368,10 +371,8 @@ def _compare(results: dict, peak: dict, p: dict, args) -> None:
                 results["lengths"][str(seconds)][task] = measure_pair(task, 1, seconds, args, rounds, repeats)
 
     print("\nsummary (times are medians; ratio = ours / official; speed = official / ours; RSS in MiB)")
-    print(
-        f"machine peak on {args.threads} threads: conv1d {peak['conv1d_gflops']:.0f} GFLOP/s, matmul "
-        f"{peak['matmul_gflops']:.0f} GFLOP/s; parity max |ours - official| = {p['max_abs_diff_ours_vs_official']:.2e}"
-    )
+    print(f"machine peak on {args.threads} threads: {_peaks(peak)}; parity max |ours - official| = "
+          f"{p['max_abs_diff_ours_vs_official']:.2e}")
     print(HEADER)
     for task, s in results["batch"].items():
         print(_row(f"{task} {args.batch}x{args.seconds:g}s", s))
@@ -399,6 +400,8 @@ def main(argv=None) -> int:
         help="batch cases; score-readme times the official forward called without no_grad, as its README does",
     )
     parser.add_argument("--skip-parity", action="store_true")
+    parser.add_argument("--direct", action="store_true",
+                        help="also run ours with every convolution computed directly (before the FFT path)")
     parser.add_argument("--json", type=Path, help="also write all numbers to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)
