@@ -43,8 +43,6 @@ from typing import Callable, Hashable, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from metric.weights import NAMED_WEIGHTS
-
 from .pesq_stoi import pesq, stoi, to_pesq_rate
 
 Pair = tuple[Hashable, Hashable]
@@ -176,6 +174,7 @@ class CDPAMScorer(Scorer):
 
     def __init__(self, weights: str | Path | object = "official", name: str | None = None, batch_size: int = 4):
         from metric.model import CDPAMNetwork
+        from metric.weights import NAMED_WEIGHTS
 
         super().__init__(name or "cdpam", self._pair_distance, higher_is_better=False)
         self.weights = weights if isinstance(weights, CDPAMNetwork) or str(weights) in NAMED_WEIGHTS else Path(weights)
