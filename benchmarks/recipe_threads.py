@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
     variants = {
         "L1+MRSTFT": EnhancementLoss(sample_rate=SAMPLE_RATE),
-        "+CDPAM (0.25 s)": EnhancementLoss(cdpam_weight=1.0, cdpam_segment_seconds=0.25, sample_rate=SAMPLE_RATE),
+        "+CDPAM (0.25 s)": EnhancementLoss(perceptual="cdpam", perceptual_weight=1.0, perceptual_segment_seconds=0.25,
+                                             sample_rate=SAMPLE_RATE),
     }
     settings = (1, 2)
     load_before = os.getloadavg()[0]

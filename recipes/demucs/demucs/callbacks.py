@@ -6,9 +6,11 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-import pytorch_lightning as pl
+# metric first: it imports torchmetrics with the one documented filter for what torchmetrics 0.11
+# prints on import (metric.dependency_warnings); Lightning imported first would print it
+from metric import atomic_torch_save  # isort: skip
 
-from metric import atomic_torch_save
+import pytorch_lightning as pl  # isort: skip
 
 
 class StepCost(pl.Callback):
