@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-# metric first: it imports torchmetrics with the one documented filter for what torchmetrics 0.11
-# prints on import (metric.dependency_warnings); Lightning imported first would print it
-from metric import atomic_torch_save  # isort: skip
+from metric import atomic_torch_save, ignoring_dependency_warnings
 
-import pytorch_lightning as pl  # isort: skip
+with ignoring_dependency_warnings():  # Lightning imports torchmetrics, whose 0.11 warns on import
+    import pytorch_lightning as pl
 
 
 class StepCost(pl.Callback):
