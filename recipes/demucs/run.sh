@@ -11,8 +11,8 @@
 # Options: --stage N, --stop-stage M, data=toy|valentini|dns, path=DIR (real corpora),
 # model=toy|released|released_dns|strict_causal (default: toy; released for valentini,
 # released_dns for dns), max_files=N (evaluate the first N test files), threads=N (torch
-# threads of every stage; default 2, fixed so that reruns match, and 1.5x faster than one thread
-# on an idle 2-core machine; 1 is faster when other jobs share the cores; threads=0: PyTorch's default), cdpam_every=N and cdpam_weight=W
+# threads of every stage; default 1, fixed so that reruns match; 2 is faster on a 2-core machine
+# only while nothing else runs, see recipes/README.md; threads=0: PyTorch's default), cdpam_every=N and cdpam_weight=W
 # (DEMUCS+CDPAM computes its CDPAM term on every N-th step with weight W; defaults on the toy
 # corpus 4 and 1.0, which keep the run inside its budget and reproduce docs/results.md's
 # Table 4; on real corpora 1 and the data config's weight, as in the paper; compare.sh runs the
@@ -26,7 +26,7 @@ data=toy
 path=""
 model=""
 max_files=""
-threads=2
+threads=1
 cdpam_every=""
 cdpam_weight=""
 recipe_options=(data path model max_files threads cdpam_every cdpam_weight)

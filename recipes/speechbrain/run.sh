@@ -11,9 +11,9 @@
 #   2  train + test cdpam.yaml    -> <output>/cdpam/<seed>/...
 #   3  comparison table (PESQ, STOI, CDPAM distance) -> <output>/comparison/comparison.{md,json}
 # Options: --stage N, --stop-stage M, data=toy|valentini, path=DIR (Valentini), output=DIR (default:
-# results/ beside run.sh), seed=N, threads=N (torch and BLAS threads of every stage; default 2,
-# fixed so that reruns match, and 1.5x faster than one thread on an idle 2-core machine; 1 is faster
-# when other jobs share the cores; 0: the libraries' defaults, one per core); any other key=value is passed to both train.py runs as --key=value
+# results/ beside run.sh), seed=N, threads=N (torch and BLAS threads of every stage; default 1,
+# fixed so that reruns match; 2 is faster on a 2-core machine only while nothing else runs, see
+# recipes/README.md; 0: the libraries' defaults, one per core); any other key=value is passed to both train.py runs as --key=value
 # (a SpeechBrain hparams override, e.g. number_of_epochs=20 batch_size=8 device=cuda:0).
 # Rerunning a training stage continues from its last checkpoint (a finished run only re-tests).
 set -euo pipefail
@@ -25,7 +25,7 @@ data=toy
 path=""
 output=""
 seed=1234
-threads=2
+threads=1
 recipe_options=(data path output seed threads)
 source "$(dirname "$0")/../stages.sh"
 parse_arguments "$@"
