@@ -158,13 +158,14 @@ def conv1d(
     *,
     scale: torch.Tensor | None = None,
     block: int | None | str = "auto",
+    overwrite_input: bool = False,
 ) -> torch.Tensor:
     """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain.
 
     ``scale`` (per output channel) computes ``scale[o] * conv(x, weight)[o] + bias[o]``: an
     eval-mode BatchNorm applied on the way out of the FFT path, so that no scaled copy of
     the weights is needed. ``block``: ``"auto"`` (:func:`choose_block`), ``None`` (direct)
-    or the FFT length to use.
+    or the FFT length to use. ``overwrite_input`` as in :func:`fft_conv1d`.
     """
     if block == "auto":
         block = choose_block(x, weight, stride, padding)
@@ -172,7 +173,7 @@ def conv1d(
         if scale is not None:
             weight = weight * scale.reshape(-1, 1, 1)
         return F.conv1d(x, weight, bias, stride=stride, padding=padding)
-    return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale)
+    return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale, overwrite_input=overwrite_input)
 
 
 def fft_conv1d(
@@ -184,10 +185,14 @@ def fft_conv1d(
     block: int = 64,
     *,
     scale: torch.Tensor | None = None,
+    overwrite_input: bool = False,
 ) -> torch.Tensor:
     """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc).
 
-    ``scale`` as in :func:`conv1d`; it must not require gradients.
+    ``scale`` as in :func:`conv1d`; it must not require gradients. ``overwrite_input=True``
+    lets the result take ``x``'s memory when no graph is being built (every value of ``x``
+    is read before any result is written): for a caller that drops ``x`` afterwards, such
+    as the encoder when scoring, whose peak memory is then one activation lower.
     """
     if x.dim() != 3 or weight.dim() != 3 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"expected x [B, C, T] and weight [O, C, K] with the same C, got {tuple(x.shape)} and "
@@ -203,14 +208,25 @@ def fft_conv1d(
     if scale is not None and scale.requires_grad:
         raise ValueError("scale must not require gradients; fold a trainable BatchNorm into the weights instead")
     device_type = x.device.type
+    graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
     if torch.is_autocast_enabled(device_type):
         # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
         with torch.autocast(device_type, enabled=False):
             x, weight = x.float(), weight.float()
             bias = bias.float() if bias is not None else None
             scale = scale.float() if scale is not None else None
+            if overwrite_input and not graph:
+                return _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block,
+                                  bias=bias, scale=scale, out=x)
             return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+    if overwrite_input and not graph:
+        return _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block,
+                          bias=bias, scale=scale, out=x)
     return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+
+
+def _out_length(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> int:
+    return (x.shape[-1] + 2 * padding - weight.shape[-1]) // stride + 1
 
 
 # ----------------------------------------------------------------------------- the core
@@ -367,7 +383,8 @@ def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int
     return [(b, b + 1, j, min(blocks, j + per_tile)) for b in range(batch) for j in range(0, blocks, per_tile)]
 
 
-def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None):
+def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None,
+               out=None):
     """The correlation with the polyphase filters ``w2`` of :func:`_phase_taps`, by overlap-save FFT.
 
     Forward: ``y[b, o, t] = bias[o] + scale[o] sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
@@ -379,6 +396,8 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
 
     Done in tiles of output channels (their filters' spectra made once per tile) and blocks,
     so that the workspace beyond the input's spectra and the result stays near ``WORKSPACE_BYTES``.
+    ``out``: a tensor whose memory may hold the result (``x`` itself is allowed: the tasks
+    only read the spectra, computed before), used when contiguous and large enough.
     """
     batch = x.shape[0]
     out_channels, channels = weight.shape[:2]
@@ -388,7 +407,11 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block)  # [bins, inner, M]
     bins, inner = spectra.shape[:2]
     table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
-    y = torch.empty(batch, stride * channels if adjoint else out_channels, out_length, dtype=x.dtype, device=x.device)
+    shape = (batch, stride * channels if adjoint else out_channels, out_length)
+    if out is not None and out.is_contiguous() and out.dtype == x.dtype and out.numel() >= math.prod(shape):
+        y = out.view(-1)[: math.prod(shape)].view(shape)
+    else:
+        y = torch.empty(shape, dtype=x.dtype, device=x.device)
     item = spectra.element_size()
     columns_per_row = _per_workspace(2 * (bins * item + block * x.element_size()))  # per task, before _run
 
@@ -471,8 +494,7 @@ def _phase_length(out_length: int, kernel: int, stride: int) -> int:
 class _FFTConv1d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, scale, stride, padding, block):
-        out_length = (x.shape[-1] + 2 * padding - weight.shape[-1]) // stride + 1
-        y = _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale)
+        y = _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block, bias=bias, scale=scale)
         ctx.stride, ctx.padding, ctx.block, ctx.length = stride, padding, block, x.shape[-1]
         # The input is kept only for the weight gradient; in the encoder it is the previous
         # layer's in-place leaky-ReLU output, which autograd keeps anyway.

@@ -313,15 +313,18 @@ class Encoder(nn.Module):
         state["_folded_cache"] = {}  # derived data: never pickled or deep-copied (copy.deepcopy uses this too)
         return state
 
-    def _convolve(self, i: int, x: torch.Tensor, out_channels: int, stride: int) -> torch.Tensor:
-        """Layer ``i``'s convolution and BatchNorm (folded in eval mode), by FFT where :mod:`metric.fftconv` chooses."""
+    def _convolve(self, i: int, x: torch.Tensor, out_channels: int, stride: int, overwrite_input: bool = False):
+        """Layer ``i``'s convolution and BatchNorm (folded in eval mode), by FFT where :mod:`metric.fftconv` chooses.
+
+        ``overwrite_input``: ``x`` is not needed afterwards (see :func:`metric.fftconv.fft_conv1d`).
+        """
         conv, norm = self.convs[i], self.norms[i]
         padding = conv.padding[0]
         block = fftconv.choose_block(x, conv.weight[:out_channels], stride, padding)
         folded = self._layer_weights(i, out_channels, scaled=block is not None)
         if folded is not None:
             weight, bias, scale = folded
-            x = fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block)
+            x = fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block, overwrite_input=overwrite_input)
         else:
             x = fftconv.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride, padding, block=block)
             mean, var = norm.running_mean, norm.running_var
@@ -355,7 +358,8 @@ class Encoder(nn.Module):
                 x = _mask_beyond(x, lengths)
             stride = self.stride(i)
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
-            x = self._convolve(i, x, out_channels, stride)
+            # Every input but the caller's own waveform is dropped once convolved.
+            x = self._convolve(i, x, out_channels, stride, overwrite_input=i > 0)
             # In place on a fresh tensor: autograd keeps only the output (valid for slope > 0),
             # which is also the next convolution's saved input — one stored activation per layer.
             x = F.leaky_relu(x, LEAKY_SLOPE, inplace=True)

@@ -72,6 +72,25 @@ def test_under_autocast_the_fft_runs_in_float32():
     assert _rel(y.double(), F.conv1d(x.bfloat16().double(), w.double(), padding=7)) < 1e-6
 
 
+@pytest.mark.parametrize("stride, cout", [(1, 6), (2, 12), (2, 3)])
+def test_overwrite_input_writes_the_result_into_the_input_only_without_a_graph(stride, cout):
+    x = torch.randn(2, 6, 300, dtype=torch.float64)
+    w = torch.randn(cout, 6, 15, dtype=torch.float64)
+    b, scale = torch.randn(cout, dtype=torch.float64), torch.rand(cout, dtype=torch.float64) + 0.5
+    expected = F.conv1d(x, w * scale[:, None, None], b, stride=stride, padding=7)
+    with torch.no_grad():
+        got = fft_conv1d(x, w, b, stride, 7, 64, scale=scale, overwrite_input=True)
+    assert got.data_ptr() == x.data_ptr()  # the input's memory holds the result
+    assert _rel(got, expected) < 1e-13
+    # With a graph to build the input is kept (backward needs it) and stays intact.
+    x = torch.randn(2, 6, 300, dtype=torch.float64)
+    kept = x.clone()
+    w.requires_grad_(True)
+    got = fft_conv1d(x, w, b, stride, 7, 64, overwrite_input=True)
+    assert got.data_ptr() != x.data_ptr() and torch.equal(x, kept)
+    assert _rel(got, F.conv1d(x, w, b, stride=stride, padding=7)) < 1e-13
+
+
 def test_rejects_what_it_does_not_compute():
     with pytest.raises(ValueError, match="stride 1 or 2"):
         fft_conv1d(torch.zeros(1, 2, 100), torch.zeros(3, 2, 15), stride=3)
