@@ -209,20 +209,19 @@ def fft_conv1d(
         raise ValueError("scale must not require gradients; fold a trainable BatchNorm into the weights instead")
     device_type = x.device.type
     graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
+
+    def convolve(x, weight, bias, scale):
+        if overwrite_input and not graph:
+            out_length = _out_length(x, weight, stride, padding)
+            return _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale, out=x)
+        return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+
     if torch.is_autocast_enabled(device_type):
         # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
         with torch.autocast(device_type, enabled=False):
-            x, weight = x.float(), weight.float()
-            bias = bias.float() if bias is not None else None
-            scale = scale.float() if scale is not None else None
-            if overwrite_input and not graph:
-                return _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block,
-                                  bias=bias, scale=scale, out=x)
-            return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
-    if overwrite_input and not graph:
-        return _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block,
-                          bias=bias, scale=scale, out=x)
-    return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+            return convolve(x.float(), weight.float(), bias.float() if bias is not None else None,
+                            scale.float() if scale is not None else None)
+    return convolve(x, weight, bias, scale)
 
 
 def _out_length(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> int:
