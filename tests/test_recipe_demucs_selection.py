@@ -88,8 +88,9 @@ class RecordingDistance:
         return (estimate - clean).abs().mean()
 
 
-def test_validation_scores_cdpam_on_a_fixed_bounded_subset():
+def test_validation_scores_cdpam_on_a_fixed_bounded_subset(tmp_path):
     import pytorch_lightning as pl
+    from pytorch_lightning.loggers import CSVLogger
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -109,7 +110,8 @@ def test_validation_scores_cdpam_on_a_fixed_bounded_subset():
         validation_objective=objective, validation_loss=EnhancementLoss(l1=1.0, sc_factor=1.0, mag_factor=1.0),
         validation_perceptual=distance, perceptual_items=3, perceptual_seconds=0.01, sample_rate=16000,
     )
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    # A CSV logger as train.py has: the system logs its validation measures for the logger.
+    trainer = pl.Trainer(logger=CSVLogger(tmp_path), enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     for _ in range(2):  # the same subset at every validation
         distance.calls.clear()
         metrics = trainer.validate(system, dataloaders=loader, verbose=False)[0]
