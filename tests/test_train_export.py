@@ -23,7 +23,7 @@ def exported(tmp_path_factory):
     overrides = [
         "stage=jnd", "data=toy", "model=full", "stage.init_from=official", f"output_dir={folder}",
         "data.segment_seconds=0.1", "data.train_size=4", "data.val_size=2", "optim.batch_size=2",
-        "optim.lr=1e-2", "trainer.max_steps=2", "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
+        "optim.lr=1e-2", "trainer.max_steps=2", "trainer.log_every_n_steps=1", "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
     ]
     return run(compose_config(overrides))
 
