@@ -50,6 +50,11 @@ KNOWN_WARNINGS: tuple[DependencyWarning, ...] = (
         "stages and the recipes load in the main process by default on purpose (the data is small and "
         "in memory, and worker processes change the order of random draws). Not a fault to fix.",
     ),
+    DependencyWarning(
+        UserWarning, r"Checkpoint directory .+ exists and is not empty", r"(pytorch_)?lightning\.callbacks\.model_checkpoint",
+        "Lightning's ModelCheckpoint notes a non-empty checkpoint folder at setup; the DEMUCS recipe resumes "
+        "(resume: true) from last.ckpt in that very folder, so every resume raises it by design. Not a fault to fix.",
+    ),
 )
 
 LIGHTNING_TIP_PREFIX = "💡 Tip:"
