@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "demucs"
 
 from metric import read_audio  # noqa: E402
+from pytorch_lightning.utilities.warnings import PossibleUserWarning  # noqa: E402
 from enhancement_pairs import write_speech_pairs  # noqa: E402
 from recipe_scripts import load_script, recipe_dir  # noqa: E402
 
@@ -70,8 +71,11 @@ def test_baseline_trains_checkpoints_resumes_and_fine_tunes(manifests, tmp_path)
     fresh = type(model)(**{**package["config"]})
     assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), load_model(exp / "checkpoints" / "last.ckpt").state_dict().values()))
 
-    # Resume: asking for 5 steps continues from step 3 of last.ckpt.
-    train(config(manifests, exp, "loss=baseline", "data.max_steps.from_scratch=5"))
+    # Resume: asking for 5 steps continues from step 3 of last.ckpt. Step 3 is inside an epoch and the
+    # recipe's loader does not restore its position: the epoch restarts with a fresh shuffle, and the
+    # user is told (recipes/demucs/README.md documents it).
+    with pytest.warns(PossibleUserWarning, match="resuming from a checkpoint that ended before the epoch ended"):
+        train(config(manifests, exp, "loss=baseline", "data.max_steps.from_scratch=5"))
     assert torch.load(exp / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
 
     # Finetune-CDPAM starts from the baseline's weights and trains on CDPAM (+ a small L1).
