@@ -65,7 +65,7 @@ class PaddedCase:
         inputs = torch.stack(ests).requires_grad_(True)
         # Row 3 goes through the model over the zero-padded item: its tail is the model's own output.
         model_row = self.model_output(inputs[3:4])
-        assert float(model_row[0, self.length :].abs().min()) > 0.05  # the tail really is not zero
+        assert float(model_row[0, self.length :].abs().min().detach()) > 0.05  # the tail really is not zero
         estimate = torch.cat([inputs[:3], model_row])
         estimate.retain_grad()
         return torch.stack(refs), estimate
@@ -91,7 +91,7 @@ def case(request, clips) -> PaddedCase:
 
 
 def _close(values, expected) -> None:
-    values = [float(v) for v in values]
+    values = [float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in values]
     assert np.allclose(values, expected, atol=TOLERANCE, rtol=0), (np.array(values) - np.array(expected), values)
 
 
