@@ -136,7 +136,7 @@ def choose_block(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: in
     if _path == "direct" or x.dim() != 3 or stride not in (1, 2) or weight.shape[1] < 2:
         return None
     out_channels, in_channels, kernel = weight.shape
-    out_length = (x.shape[-1] + 2 * padding - kernel) // stride + 1
+    out_length = _out_length(x, weight, stride, padding)
     blocks = [block for block in BLOCKS if block > -(-kernel // stride)]
     if _path == "fft":
         return 64 if 64 in blocks else blocks[-1]
