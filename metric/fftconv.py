@@ -48,10 +48,18 @@ import torch.nn.functional as F
 
 __all__ = ["CostModel", "RULES", "choose_block", "conv1d", "fft_conv1d", "path"]
 
-# Workspace of one step of the FFT path (a few channels' blocks and spectra, a few output
-# channels' filters, products and blocks): bounds the memory beyond the input's spectra.
+# Workspace of the input's and output gradient's block transforms and of the weight
+# gradient's cross-spectra, shared by the worker threads.
 WORKSPACE_BYTES = 16 << 20
 BLOCKS = (32, 64, 128, 256)
+# Per task of the mixing (one per worker thread at a time): the filters' spectra of its output
+# channels, and its products and output blocks. Thin matrix products lose up to a quarter of
+# the machine's complex-product rate (~75 GFLOP/s at 31 rows against ~90 at 128, measured on
+# the 512-channel layers), so these are sized for ~128 rows and ~200 columns at the widest layers;
+# beyond ~256 columns the rate no longer grows, so wider tiles would only hold memory.
+FILTER_BYTES = 16 << 20
+PRODUCT_BYTES = 16 << 20
+TILE_COLUMNS = 256
 
 
 @dataclass(frozen=True)
@@ -266,7 +274,10 @@ def _complex(dtype: torch.dtype) -> torch.dtype:
 
 def _chunks(total: int, step: int, parts: int = 1) -> list[tuple[int, int]]:
     """``(first, stop)`` ranges of at most ``step`` items, and at least ``parts`` of them when possible."""
-    step = max(1, min(step, -(-total // parts)))
+    count = max(parts, -(-total // max(1, step)))
+    if count > parts:
+        count = -(-count // parts) * parts  # equal shares for the workers
+    step = -(-total // min(count, total))
     return [(first, min(total, first + step)) for first in range(0, total, step)]
 
 
@@ -394,7 +405,8 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     to the input's phases when ``shift = K' - 1`` (less the padding for stride 1).
 
     Done in tiles of output channels (their filters' spectra made once per tile) and blocks,
-    so that the workspace beyond the input's spectra and the result stays near ``WORKSPACE_BYTES``.
+    so that the workspace beyond the input's spectra and the result stays within ``FILTER_BYTES +
+    PRODUCT_BYTES`` per worker thread.
     ``out``: a tensor whose memory may hold the result (``x`` itself is allowed: the tasks
     only read the spectra, computed before), used when contiguous and large enough.
     """
@@ -412,7 +424,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     else:
         y = torch.empty(shape, dtype=x.dtype, device=x.device)
     item = spectra.element_size()
-    columns_per_row = _per_workspace(2 * (bins * item + block * x.element_size()))  # per task, before _run
+    columns_per_row = max(1, PRODUCT_BYTES // (bins * item + block * x.element_size()))  # per task
 
     def task(phase: int | None, first: int, stop: int) -> None:
         offset = phase * channels if adjoint else 0
@@ -422,7 +434,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         if adjoint:
             filters = filters.mT
         rows = stop - first
-        for b0, b1, j0, j1 in _column_tiles(batch, blocks, max(1, columns_per_row // rows)):
+        for b0, b1, j0, j1 in _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // rows))):
             mixed = torch.matmul(filters, spectra[..., b0 * blocks + j0 : (b1 - 1) * blocks + j1])
             outputs = torch.fft.irfft(mixed, n=block, dim=0)[:hop]  # [hop, rows, columns]
             del mixed
@@ -436,8 +448,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
                 _epilogue(destination, source, scale, bias, first, stop)
             del outputs, parts
 
-    # Half of a task's workspace for its filters' spectra, half for its products and output blocks.
-    rows_per_task = _per_workspace(2 * bins * inner * item)
+    rows_per_task = max(1, FILTER_BYTES // (bins * inner * item))
     row_count = channels if adjoint else out_channels
     phases = range(stride) if adjoint else (None,)
     tasks = [partial(task, p, *c) for p in phases for c in _chunks(row_count, rows_per_task, _workers())]

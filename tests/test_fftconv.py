@@ -55,6 +55,35 @@ def test_gradcheck(stride):
     assert torch.autograd.gradcheck(lambda x, w, b: fft_conv1d(x, w, b, stride, 7, 32), (x, w, b))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch, workers, stride):
+    # Budgets small enough for several tasks of output channels, several column tiles per item
+    # (the last one partial) and several items per tile, run on one or two worker threads.
+    monkeypatch.setattr(fftconv, "FILTER_BYTES", 2 * 17 * 8 * 16)
+    monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 7 * (17 * 16 + 32 * 8))
+    monkeypatch.setattr(fftconv, "TILE_COLUMNS", 5)
+    monkeypatch.setattr(fftconv, "_workers", lambda: workers)
+    x = torch.randn(3, 8, 301, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, 8, 15, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(7, dtype=torch.float64, requires_grad=True)
+    expected = F.conv1d(x, w, b, stride=stride, padding=7)
+    got = fft_conv1d(x, w, b, stride, 7, 32)
+    assert _rel(got, expected) < 1e-13
+    upstream = torch.randn_like(expected)
+    for mine, theirs in zip(torch.autograd.grad(got, (x, w, b), upstream),
+                            torch.autograd.grad(expected, (x, w, b), upstream)):
+        assert _rel(mine, theirs) < 1e-13
+
+
+def test_work_is_shared_equally_between_workers():
+    assert fftconv._chunks(512, 124, 2) == [(0, 86), (86, 172), (172, 258), (258, 344), (344, 430), (430, 512)]
+    assert fftconv._chunks(64, 1000, 2) == [(0, 32), (32, 64)]
+    assert fftconv._chunks(3, 1, 2) == [(0, 1), (1, 2), (2, 3)]
+    assert fftconv._chunks(1, 5, 2) == [(0, 1)]
+    assert fftconv._chunks(10, 3, 1) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
 def test_float32_error_is_rounding_level():
     x = torch.randn(2, 64, 3000)
     w = torch.randn(64, 64, 15) / 30
