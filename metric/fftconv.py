@@ -360,25 +360,25 @@ def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: i
     return spectra.view(bins, phases * channels, batch * blocks)
 
 
-def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | None, dtype) -> torch.Tensor:
-    """Complex taps ``[K', ...]`` of the polyphase filters ``w2[o, (p, c), k'] = w[o, c, stride k' + p]``.
+def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | None, dtype, scale=None) -> torch.Tensor:
+    """Complex taps ``[K', ...]`` of the polyphase filters ``w2[o, (p, c), k'] = scale[o] w[o, c, stride k' + p]``.
 
     ``phase=None``: output channels ``rows`` and all phases, ``[K', rows, stride C]``;
     otherwise input channels ``rows`` of that phase, ``[K', O, rows]`` (for the adjoint).
-    ``K' = ceil(K / stride)``; taps past the end of ``w`` are zero.
+    ``K' = ceil(K / stride)``; taps past the end of ``w`` are zero. ``scale`` (per output
+    channel, optional) is applied here, on the few taps, rather than on every output sample.
     """
     kernel = -(-weight.shape[-1] // stride)
-    if phase is None:
-        source = weight[rows]
-        taps = torch.zeros(kernel, source.shape[0], stride, source.shape[1], dtype=dtype, device=weight.device)
-        for p in range(stride):
-            part = source[..., p::stride]
-            taps[: part.shape[-1], :, p].copy_(part.permute(2, 0, 1))
-        return taps.view(kernel, source.shape[0], stride * source.shape[1])
-    part = weight[:, rows, phase::stride]
-    taps = torch.zeros(kernel, part.shape[0], part.shape[1], dtype=dtype, device=weight.device)
-    taps[: part.shape[-1]].copy_(part.permute(2, 0, 1))
-    return taps
+    source = weight[rows] if phase is None else weight[:, rows]
+    if scale is not None:
+        source = source * scale[rows if phase is None else slice(None)].view(-1, 1, 1)
+    phases = range(stride) if phase is None else (phase,)
+    taps = torch.empty(kernel, source.shape[0], len(phases), source.shape[1], dtype=dtype, device=weight.device)
+    for i, p in enumerate(phases):
+        part = source[..., p::stride]
+        taps[: part.shape[-1], :, i].copy_(part.permute(2, 0, 1))
+        taps[part.shape[-1] :, :, i].zero_()
+    return taps.view(kernel, source.shape[0], len(phases) * source.shape[1])
 
 
 def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int, int, int]]:
@@ -428,7 +428,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
 
     def task(phase: int | None, first: int, stop: int) -> None:
         offset = phase * channels if adjoint else 0
-        taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype)
+        taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype, scale)
         filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
         del taps
         if adjoint:
@@ -445,7 +445,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
             if whole < j1:
                 parts.append((target[..., whole * hop :], outputs[:, :, whole - j0, : out_length - whole * hop]))
             for destination, source in parts:
-                _epilogue(destination, source, scale, bias, first, stop)
+                _epilogue(destination, source, bias, first, stop)
             del outputs, parts
 
     rows_per_task = max(1, FILTER_BYTES // (bins * inner * item))
@@ -456,15 +456,10 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     return y
 
 
-def _epilogue(destination, source, scale, bias, first: int, stop: int) -> None:
-    """``destination = scale * source + bias`` per output channel (dimension 1), either optional."""
-    channel = (-1,) + (1,) * (source.dim() - 2)
-    if scale is not None and bias is not None:
-        torch.addcmul(bias[first:stop].view(channel), source, scale[first:stop].view(channel), out=destination)
-    elif scale is not None:
-        torch.mul(source, scale[first:stop].view(channel), out=destination)
-    elif bias is not None:
-        torch.add(source, bias[first:stop].view(channel), out=destination)
+def _epilogue(destination, source, bias, first: int, stop: int) -> None:
+    """``destination = source + bias`` per output channel (dimension 1), the bias optional."""
+    if bias is not None:
+        torch.add(source, bias[first:stop].view((-1,) + (1,) * (source.dim() - 2)), out=destination)
     else:
         destination.copy_(source)
 
@@ -520,20 +515,23 @@ class _FFTConv1d(torch.autograd.Function):
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[2]:
             grad_bias = grad.sum(dim=(0, 2))
-        grad = grad.contiguous() if scale is None else grad * scale.view(-1, 1)
+        grad = grad.contiguous()
         if ctx.needs_input_grad[0]:
+            # The scale goes into the flipped filters' taps: no pass over the output gradient.
             if stride == 1:
-                grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True)
+                grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True, scale=scale)
             else:
                 # Gradient of each phase, then interleaved back and cropped to the input.
                 taps_per_phase = -(-kernel // stride)
                 phase_length = _phase_length(grad.shape[-1], kernel, stride)
-                phases = _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True)
+                phases = _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True,
+                                    scale=scale)
                 batch, channels = grad.shape[0], weight.shape[1]
                 interleaved = phases.view(batch, stride, channels, phase_length).permute(0, 2, 3, 1)
                 del phases
                 interleaved = interleaved.reshape(batch, channels, stride * phase_length)
                 grad_x = F.pad(interleaved, (-padding, length + padding - stride * phase_length))
         if ctx.needs_input_grad[1]:
-            grad_weight = _correlation_weight_grad(grad, x, stride, padding, kernel, block)
+            scaled = grad if scale is None else grad * scale.view(-1, 1)
+            grad_weight = _correlation_weight_grad(scaled, x, stride, padding, kernel, block)
         return grad_x, grad_weight, grad_bias, None, None, None, None
