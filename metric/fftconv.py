@@ -171,7 +171,7 @@ def conv1d(
     """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain.
 
     ``scale`` (per output channel) computes ``scale[o] * conv(x, weight)[o] + bias[o]``: an
-    eval-mode BatchNorm applied on the way out of the FFT path, so that no scaled copy of
+    eval-mode BatchNorm that the FFT path applies to each tile's taps, so that no scaled copy of
     the weights is needed. ``block``: ``"auto"`` (:func:`choose_block`), ``None`` (direct)
     or the FFT length to use. ``overwrite_input`` as in :func:`fft_conv1d`.
     """

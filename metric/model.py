@@ -280,7 +280,7 @@ class Encoder(nn.Module):
         ``b' = (b − μ)·γ/√(σ²+ε) + β``: one pass over the activations instead of two, exact up
         to float rounding, and differentiable w.r.t. all five tensors when they require grad
         (``scale`` is then ``None``). For frozen layers ``W'`` is cached; with ``scaled`` (the
-        FFT path, which multiplies its output by ``γ/√(σ²+ε)`` on the way out) the weight is
+        FFT path, which multiplies each tile's taps by ``γ/√(σ²+ε)`` as it builds them) the weight is
         ``W`` itself and only the per-channel ``scale`` and ``b'`` are kept, not a copy of ``W``.
         """
         conv, norm = self.convs[i], self.norms[i]
