@@ -424,7 +424,8 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     else:
         y = torch.empty(shape, dtype=x.dtype, device=x.device)
     item = spectra.element_size()
-    columns_per_row = max(1, PRODUCT_BYTES // (bins * item + block * x.element_size()))  # per task
+    # Per column and row of a tile: its products, their bins-last copy and its output block.
+    columns_per_row = max(1, PRODUCT_BYTES // (2 * bins * item + block * x.element_size()))  # per task
 
     def task(phase: int | None, first: int, stop: int) -> None:
         offset = phase * channels if adjoint else 0
@@ -436,9 +437,13 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         rows = stop - first
         for b0, b1, j0, j1 in _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // rows))):
             mixed = torch.matmul(filters, spectra[..., b0 * blocks + j0 : (b1 - 1) * blocks + j1])
-            outputs = torch.fft.irfft(mixed, n=block, dim=0)[:hop]  # [hop, rows, columns]
+            # Bins last before the inverse FFT: MKL's transform along the first dimension ran at
+            # a quarter of its rate along the last, and the output blocks then come out with
+            # their samples contiguous, as the result holds them.
+            mixed = mixed.permute(1, 2, 0).contiguous()
+            outputs = torch.fft.irfft(mixed, n=block)[..., :hop]  # [rows, columns, hop]
             del mixed
-            outputs = outputs.view(hop, rows, b1 - b0, j1 - j0).permute(2, 1, 3, 0)  # [items, rows, blocks, hop]
+            outputs = outputs.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
             target = y[b0:b1, offset + first : offset + stop]
             whole = min(j1, out_length // hop)  # blocks wholly inside the output
             parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), outputs[:, :, : whole - j0])]
