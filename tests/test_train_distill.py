@@ -137,3 +137,26 @@ def test_lite_student_costs_at_least_ten_times_fewer_flops_per_second_of_audio()
     released = CDPAMNetwork().encoder
     lite = network_from_config(compose_config(["stage=distill"]).model).encoder
     assert released.flops(22050) / lite.flops(22050) >= 10
+
+
+def test_distill_stage_warm_starts_the_student_and_decays_the_learning_rate(tmp_path, teacher_path):
+    from metric.train.runner import compose_config, run
+    from metric.weights import read_state_dict
+
+    torch.manual_seed(3)
+    start = save_network(network_from_config(STUDENT), tmp_path / "start.pt")
+    folder = tmp_path / "run"
+    summary = run(compose_config(_distill_overrides(folder, teacher_path, "trainer.max_steps=3", f"stage.init_from={start}",
+                                                    "stage.order_weight=1.0", "stage.lr_schedule=cosine", "stage.warmup_steps=1",
+                                                    "stage.lr=1e-3", "stage.lr_final_fraction=0.1")))
+    assert summary["global_step"] == 3
+    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    # warm-up 1 step, then cosine over steps 1..3: the learning rate after step 3 is the final fraction
+    assert state["lr_schedulers"][0]["_last_lr"][0] == pytest.approx(1e-4)
+    trained, started = read_state_dict(folder / "last.ckpt"), load_network(start).encoder.state_dict()
+    moved = [key for key, value in started.items() if value.is_floating_point() and not torch.equal(trained["encoder." + key], value)]
+    assert moved, "the student did not train"
+    # the run started from `start`, not from a random student: its first layer stays close to it
+    assert float((trained["encoder.convs.0.weight"] - started["convs.0.weight"]).abs().max()) < 0.01
+    with pytest.raises(ValueError, match="trainer.max_steps"):
+        run(compose_config(_distill_overrides(tmp_path / "no_steps", teacher_path, "trainer.max_epochs=1", "stage.lr_schedule=cosine")))

@@ -60,3 +60,28 @@ def test_judgment_loss_is_cross_entropy_of_the_label():
     labels = torch.tensor([0.0, 1.0])
     expected = (-math.log(math.exp(2) / (math.exp(2) + 1)) - math.log(math.e / (math.e + 1))) / 2
     assert float(judgment_loss(logits, labels)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_distance_order_loss_is_zero_only_for_the_teachers_order_and_pulls_towards_it():
+    from metric.train.losses import distance_order_loss
+
+    teacher = torch.tensor([[0.10, 0.30, 0.20, 0.80], [0.05, 0.40, 0.45, 0.02]])
+    assert float(distance_order_loss(teacher.clone(), teacher)) == pytest.approx(0.0, abs=1e-6)
+    # a common scale changes no order (log distances): the loss stays 0
+    assert float(distance_order_loss(teacher * 3.0, teacher)) == pytest.approx(0.0, abs=1e-6)
+    reversed_order = (1.0 / teacher).requires_grad_(True)
+    loss = distance_order_loss(reversed_order, teacher)
+    assert float(loss.detach()) > 1.0
+    loss.backward()
+    # gradient descent moves the largest teacher distance up relative to the smallest
+    step = reversed_order - 0.01 * reversed_order.grad
+    for row, t in zip(step, teacher):
+        hi, lo = int(t.argmax()), int(t.argmin())
+        assert float(row[hi] / row[lo]) > float((1.0 / t[hi]) / (1.0 / t[lo]))
+    # by hand: teacher log gap -1 at temperature 0.1 -> target t = sigmoid(-1); an undecided student says 0.5
+    t = 1.0 / (1.0 + math.exp(1.0))
+    by_hand = t * math.log(t / 0.5) + (1 - t) * math.log((1 - t) / 0.5)
+    two = torch.tensor([[1.0, math.exp(0.1)]])
+    assert float(distance_order_loss(torch.ones(1, 2), two, temperature=0.1, eps=0.0)) == pytest.approx(by_hand, abs=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        distance_order_loss(teacher, teacher[:, :3])

@@ -6,7 +6,10 @@
   human "same"/"different" label (equivalent to the paper's binary cross-entropy on
   the probability of "different"), stage (b);
 * :func:`ranking_loss` — ``MarginRankingLoss(margin=0.1)`` on the two distances of a
-  triplet, stage (c).
+  triplet, stage (c);
+* :func:`distance_order_loss` — a soft pairwise ranking of a student's distances against a
+  teacher's (distillation): the order of the distances within a group, which triplet
+  preferences and monotonicity read.
 """
 
 from __future__ import annotations
@@ -71,3 +74,29 @@ def ranking_loss(distance_a: torch.Tensor, distance_b: torch.Tensor, preference:
     if not bool(keep.any()):
         return distance_a.sum() * 0.0
     return F.margin_ranking_loss(distance_b[keep], distance_a[keep], targets[keep], margin=margin)
+
+
+def distance_order_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.1, eps: float = 1e-4) -> torch.Tensor:
+    """How far the order of the distances ``[B, P]`` of each group departs from the teacher's (0 when it matches).
+
+    For every two distances ``i < j`` of a group, the probability that ``d_i > d_j`` is
+    ``sigmoid((log d_i - log d_j) / temperature)`` (RankNet, Burges et al., ICML 2005, with
+    soft targets); the loss is the Kullback-Leibler divergence of the student's probability
+    from the teacher's, averaged over all such comparisons. Close calls of the teacher carry
+    a target near 0.5 and little weight; clear ones are pulled to the teacher's side with a
+    force that grows with the student's error. Log distances make a ratio, not an absolute
+    gap, decide how clear a comparison is.
+    """
+    if student.shape != teacher.shape or student.dim() != 2:
+        raise ValueError(f"distance_order_loss needs two [B, P] tensors of the same shape, got {tuple(student.shape)} and {tuple(teacher.shape)}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    first, second = torch.triu_indices(student.shape[1], student.shape[1], 1, device=student.device)
+    log_s, log_t = torch.log(student + eps), torch.log(teacher + eps)
+    logits = (log_s[:, first] - log_s[:, second]) / temperature
+    target_logits = (log_t[:, first] - log_t[:, second]) / temperature
+    target = torch.sigmoid(target_logits)
+    # cross-entropy minus the target's own entropy: KL(target || student), exactly 0 at a perfect match
+    cross = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    entropy = F.binary_cross_entropy_with_logits(target_logits, target, reduction="none")
+    return (cross - entropy).mean()

@@ -20,6 +20,7 @@ in the checkpoint makes sure a resumed run gets the same ones).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -33,7 +34,7 @@ from metric.dependency_warnings import ignoring_dependency_warnings
 from metric.model import CDPAMNetwork, ProjectionHead, network_from_config, split_embedding
 from metric.weights import load_network, load_parts
 
-from .losses import judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
+from .losses import distance_order_loss, judgment_loss, nt_xent, pair_retrieval_accuracy, ranking_loss, ranking_targets
 
 with ignoring_dependency_warnings():  # Lightning imports torchmetrics, which may warn (see there)
     import pytorch_lightning as pl
@@ -344,10 +345,19 @@ class DistillStage(StageModule):
     ``stage.embedding_weight * mean(1 - cos(e_student, e_teacher))
     + stage.distance_weight * mean |log(d_student + eps) - log(d_teacher + eps)|``
 
+    ``+ stage.order_weight * distance_order_loss(d_student, d_teacher, stage.order_temperature)``
+
     over every row and every pair of rows in a group, both distances taken by the teacher's
     loss-net (frozen: the exported network carries it unchanged, so the student's 512-d
     acoustic half must land where the teacher's does). Log distances weigh small and large
-    differences alike, which is what rank agreement needs.
+    differences alike, which is what rank agreement needs; the order term
+    (:func:`.losses.distance_order_loss`) rewards the order of the distances within a group
+    directly, which is what triplet preferences and monotonicity read.
+
+    ``stage.init_from`` (``lite`` or a checkpoint of the student's architecture) starts the
+    student from trained weights; ``stage.lr_schedule=cosine`` decays the learning rate to
+    ``stage.lr_final_fraction`` of ``stage.lr`` over ``trainer.max_steps`` after
+    ``stage.warmup_steps`` of linear warm-up.
     """
 
     stage_name = "distill"
@@ -363,18 +373,40 @@ class DistillStage(StageModule):
                 f"the student's embedding has {network.encoder.embedding_dim} channels, the teacher's {wanted}: its "
                 f"acoustic half feeds the teacher's loss-net, so set model.encoder_head_channels={wanted} (model=lite does)"
             )
+        if stage.get("init_from"):
+            load_parts(network, stage["init_from"], ["encoder"])
         self.encoder = network.encoder
         self.keep_frozen("lossnet", teacher.lossnet)
         self.keep_frozen("judgment", teacher.judgment)
         self.embedding_weight = float(stage["embedding_weight"])
         self.distance_weight = float(stage["distance_weight"])
         self.log_epsilon = float(stage["log_epsilon"])
+        self.order_weight = float(stage.get("order_weight", 0.0))
+        self.order_temperature = float(stage.get("order_temperature", 0.1))
         self._pairs: torch.Tensor | None = None
 
     def configure_optimizers(self):
+        stage = self.config["stage"]
         parameters = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.Adam(parameters, lr=float(self.config["stage"]["lr"]),
-                                weight_decay=float(self.config["optim"].get("weight_decay", 0.0)))
+        optimizer = torch.optim.Adam(parameters, lr=float(stage["lr"]), weight_decay=float(self.config["optim"].get("weight_decay", 0.0)))
+        schedule = stage.get("lr_schedule", "constant")
+        if schedule == "constant":
+            return optimizer
+        if schedule != "cosine":
+            raise ValueError(f"stage.lr_schedule must be constant or cosine, got {schedule!r}")
+        total = int(self.config["trainer"].get("max_steps", -1))
+        if total <= 0:
+            raise ValueError("stage.lr_schedule=cosine decays over trainer.max_steps; set trainer.max_steps=N (> 0)")
+        warmup, final = int(stage.get("warmup_steps", 0)), float(stage.get("lr_final_fraction", 0.0))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _step(self, batch):
         from .teacher_cache import all_pairs, teacher_distances
@@ -393,14 +425,23 @@ class DistillStage(StageModule):
         embedding_loss = (1.0 - (student * teacher).sum(dim=-1)).mean()
         eps = self.log_epsilon
         distance_loss = (torch.log(d_student + eps) - torch.log(d_teacher + eps)).abs().mean()
+        order_loss = distance_order_loss(d_student, d_teacher, self.order_temperature, eps)
         loss = self.embedding_weight * embedding_loss + self.distance_weight * distance_loss
-        # Pairwise order agreement of the distances within each group: what rank correlation rewards.
+        if self.order_weight:
+            loss = loss + self.order_weight * order_loss
+        # Pairwise order agreement of the distances within each group: what rank correlation rewards;
+        # on the pairs with the clean row (row 0) it is the triplet preference agreement.
         with torch.no_grad():
             s_diff = d_student[:, :, None] - d_student[:, None, :]
             t_diff = d_teacher[:, :, None] - d_teacher[:, None, :]
+            agree = torch.sign(s_diff) == torch.sign(t_diff)
             decided = t_diff != 0
-            order = ((torch.sign(s_diff) == torch.sign(t_diff)) & decided).sum() / decided.sum().clamp(min=1)
-        return loss, {"embedding_loss": embedding_loss.detach(), "distance_loss": distance_loss.detach(), "order_agreement": order}
+            order = (agree & decided).sum() / decided.sum().clamp(min=1)
+            clean = pairs[:, 0] == 0
+            clean_decided = decided[:, clean][:, :, clean]
+            triplets = (agree[:, clean][:, :, clean] & clean_decided).sum() / clean_decided.sum().clamp(min=1)
+        return loss, {"embedding_loss": embedding_loss.detach(), "distance_loss": distance_loss.detach(),
+                      "order_loss": order_loss.detach(), "order_agreement": order, "triplet_agreement": triplets}
 
     def training_step(self, batch, batch_idx):
         self.trace(batch)
