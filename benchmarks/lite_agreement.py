@@ -23,6 +23,7 @@ them with the raw numbers to ``--out`` (``.md`` and ``.json``).
 
     python benchmarks/lite_agreement.py                          # weights="lite"
     python benchmarks/lite_agreement.py --student runs/distill/cdpam_distill.pt --work-dir /tmp/agreement
+    python benchmarks/lite_agreement.py --student runs/distill/cdpam_distill.pt --compare lite   # paired, against the shipped file
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def untrained_student(student_weights) -> CDPAMNetwork:
     return network.eval()
 
 
-def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
+def group_distances(student_weights, work_dir: Path, size: int) -> tuple[TeacherCache, np.ndarray, np.ndarray]:
+    """The held-out cache and the student's and teacher's distances ``[groups, pairs]`` of every pair of each group."""
     cache_dir = work_dir / "held_out_groups"
     build_teacher_cache(held_out_groups(size), cache_dir, teacher="official")
     cache = TeacherCache(cache_dir, size=size)
@@ -95,27 +97,55 @@ def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
                                                                   student_embedding[g, pairs[:, 1]]) for g in range(groups)])
         d_teacher = torch.stack([teacher_lossnet(cache.embedding[g, pairs[:, 0]], cache.embedding[g, pairs[:, 1]])
                                  for g in range(groups)])
-    d_student, d_teacher = d_student.double().numpy(), d_teacher.double().numpy()  # [groups, pairs]
-    clean = (pairs[:, 0] == 0).numpy()  # pairs (clean row, perturbed row)
-    seen = set(training_families())
+    return cache, d_student.double().numpy(), d_teacher.double().numpy()
 
-    def clean_spearman(index):
-        return spearman(d_student[index][:, clean].ravel(), d_teacher[index][:, clean].ravel())
 
-    def all_spearman(index):
-        return spearman(d_student[index].ravel(), d_teacher[index].ravel())
+class GroupMeasures:
+    """Spearman and triplet agreement of one student's distances with the teacher's, on any subset of groups."""
 
-    # Triplets: reference = clean row, A and B two perturbed rows; preference = the closer one.
-    triplets = [(a, b) for a in range(1, rows) for b in range(a + 1, rows)]
-    column = {(int(i), int(j)): k for k, (i, j) in enumerate(pairs.tolist())}
-    ta = np.array([[d_teacher[g, column[(0, a)]] - d_teacher[g, column[(0, b)]] for a, b in triplets] for g in range(groups)])
-    sa = np.array([[d_student[g, column[(0, a)]] - d_student[g, column[(0, b)]] for a, b in triplets] for g in range(groups)])
+    def __init__(self, d_student: np.ndarray, d_teacher: np.ndarray, rows: int):
+        self.d_student, self.d_teacher = d_student, d_teacher
+        pairs = all_pairs(rows)
+        self.clean = (pairs[:, 0] == 0).numpy()  # pairs (clean row, perturbed row)
+        self.column = {(int(i), int(j)): k for k, (i, j) in enumerate(pairs.tolist())}
+        # Triplets: reference = clean row, A and B two perturbed rows; preference = the closer one.
+        triplets = [(a, b) for a in range(1, rows) for b in range(a + 1, rows)]
+        first = [self.column[(0, a)] for a, _ in triplets]
+        second = [self.column[(0, b)] for _, b in triplets]
+        self.ta = d_teacher[:, first] - d_teacher[:, second]
+        self.sa = d_student[:, first] - d_student[:, second]
 
-    def triplet_agreement(index, margin=0.0):
-        t, s = ta[index].ravel(), sa[index].ravel()
+    def clean_spearman(self, index):
+        return spearman(self.d_student[index][:, self.clean].ravel(), self.d_teacher[index][:, self.clean].ravel())
+
+    def all_spearman(self, index):
+        return spearman(self.d_student[index].ravel(), self.d_teacher[index].ravel())
+
+    def triplet_agreement(self, index, margin=0.0):
+        t, s = self.ta[index].ravel(), self.sa[index].ravel()
         decided = np.abs(t) > margin
         return float(np.mean(np.sign(t[decided]) == np.sign(s[decided]))) if decided.any() else float("nan")
 
+
+def paired_comparison(student: GroupMeasures, other: GroupMeasures) -> dict:
+    """Differences student - other on the same held-out groups, with 95 % CIs from one bootstrap over groups (paired)."""
+    groups = student.d_student.shape[0]
+    result = {}
+    for name in ("clean_spearman", "all_spearman", "triplet_agreement"):
+        mine, theirs = getattr(student, name), getattr(other, name)
+        result[name] = {"student": mine(np.arange(groups)), "other": theirs(np.arange(groups)),
+                        "difference": mine(np.arange(groups)) - theirs(np.arange(groups)),
+                        "difference_ci": bootstrap_ci(lambda index: mine(index) - theirs(index), groups)}
+    return result
+
+
+def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
+    cache, d_student, d_teacher = group_distances(student_weights, work_dir, size)
+    groups, rows = cache.audio.shape[:2]
+    measures = GroupMeasures(d_student, d_teacher, rows)
+    clean_spearman, all_spearman, triplet_agreement = measures.clean_spearman, measures.all_spearman, measures.triplet_agreement
+    column, ta = measures.column, measures.ta
+    seen = set(training_families())
     everything = np.arange(groups)
     # Per family: the clean-vs-perturbed distances of rows perturbed by that family alone.
     by_family: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -147,7 +177,7 @@ def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
         "triplets_clear": int((np.abs(ta) > 0.05).sum()),
         "per_family": families,
         "largest_disagreements": [{"chain": spec, "group": g, "log_student_over_teacher": r} for _, r, spec, g in worst[:8]],
-        "teacher_cache": str(cache_dir),
+        "teacher_cache": str(work_dir / "held_out_groups"),
     }
 
 
@@ -221,6 +251,24 @@ def markdown(result: dict) -> str:
               "Largest disagreements (clean vs perturbed, |log(student / teacher)|):", "",
               "| chain | group | log(student / teacher) |", "|---|---|---|"]
     lines += [f"| `{d['chain']}` | {d['group']} | {_f(d['log_student_over_teacher'], 2)} |" for d in g["largest_disagreements"]]
+    if "compare" in result:
+        c, cm = result["compare"]["groups"], result["compare"]["monotonicity"]
+        other = f"`{result['compare']['student']}`"
+        lines += ["", f"Against {other} on the same held-out groups and monotonicity set (difference = student - {other}; "
+                  "95 % CI: paired bootstrap over groups):", "",
+                  f"| measure | student | {other} | difference | 95 % CI |", "|---|---|---|---|---|"]
+        for key, label, scale, unit in (("clean_spearman", "Spearman, clean vs perturbed distances", 1, ""),
+                                        ("all_spearman", "Spearman, every pair of a group", 1, ""),
+                                        ("triplet_agreement", "triplet preference agreement", 100, " %")):
+            row = c[key]
+            digits = 1 if scale == 100 else 3
+            lines.append(f"| {label} | {_f(scale * row['student'], digits)}{unit} | {_f(scale * row['other'], digits)}{unit} | "
+                         f"{_f(scale * row['difference'], digits)}{unit} | {_f(scale * row['difference_ci'][0], digits)}.."
+                         f"{_f(scale * row['difference_ci'][1], digits)}{unit} |")
+        lines.append(f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(m['student']['mono'])} | {_f(cm['student']['mono'])} | "
+                     f"{_f(m['student']['mono'] - cm['student']['mono'])} | |")
+        lines.append(f"| Spearman with the teacher on the monotonicity set | {_f(m['spearman_student_teacher'])} | "
+                     f"{_f(cm['spearman_student_teacher'])} | {_f(m['spearman_student_teacher'] - cm['spearman_student_teacher'])} | |")
     return "\n".join(lines) + "\n"
 
 
@@ -230,14 +278,25 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("lite_agreement"), help="teacher caches (reused by reruns)")
     parser.add_argument("--groups", type=int, default=32, help="held-out groups (8 rows of 0.5 s each)")
     parser.add_argument("--contents", type=int, default=4, help="clips per monotonicity condition (as `cdpam evaluate`)")
+    parser.add_argument("--compare", default=None,
+                        help="another student (e.g. an earlier release's file) to compare with, paired on the same held-out audio")
     parser.add_argument("--out", type=Path, default=None, help="write the tables to OUT (.md) and the raw numbers beside it (.json)")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     baseline = untrained_student(args.student)
-    mono = monotonicity_agreement({"student": args.student, "untrained": baseline}, args.work_dir, args.contents)
+    networks = {"student": args.student, "untrained": baseline}
+    if args.compare is not None:
+        networks["compare"] = args.compare
+    mono = monotonicity_agreement(networks, args.work_dir, args.contents)
     result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
               "monotonicity": mono["student"],
               "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups), "monotonicity": mono["untrained"]}}
+    if args.compare is not None:
+        cache, d_student, d_teacher = group_distances(args.student, args.work_dir, args.groups)
+        _, d_other, _ = group_distances(args.compare, args.work_dir, args.groups)
+        rows = cache.audio.shape[1]
+        result["compare"] = {"student": args.compare, "monotonicity": mono["compare"],
+                             "groups": paired_comparison(GroupMeasures(d_student, d_teacher, rows), GroupMeasures(d_other, d_teacher, rows))}
     text = markdown(result)
     print(text)
     if args.out is not None:
