@@ -150,7 +150,7 @@ def test_distill_stage_warm_starts_the_student_and_decays_the_learning_rate(tmp_
                                                     "stage.order_weight=1.0", "stage.lr_schedule=cosine", "stage.warmup_steps=1",
                                                     "stage.lr=1e-3", "stage.lr_final_fraction=0.1")))
     assert summary["global_step"] == 3
-    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     # warm-up 1 step, then cosine over steps 1..3: the learning rate after step 3 is the final fraction
     assert state["lr_schedulers"][0]["_last_lr"][0] == pytest.approx(1e-4)
     trained, started = read_state_dict(folder / "last.ckpt"), load_network(start).encoder.state_dict()

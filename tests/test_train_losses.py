@@ -74,7 +74,7 @@ def test_distance_order_loss_is_zero_only_for_the_teachers_order_and_pulls_towar
     assert float(loss.detach()) > 1.0
     loss.backward()
     # gradient descent moves the largest teacher distance up relative to the smallest
-    step = reversed_order - 0.01 * reversed_order.grad
+    step = (reversed_order - 0.01 * reversed_order.grad).detach()
     for row, t in zip(step, teacher):
         hi, lo = int(t.argmax()), int(t.argmin())
         assert float(row[hi] / row[lo]) > float((1.0 / t[hi]) / (1.0 / t[lo]))
