@@ -394,7 +394,7 @@ def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int
 
 
 def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None,
-               out=None):
+               out=None, phase_target=None):
     """The correlation with the polyphase filters ``w2`` of :func:`_phase_taps`, by overlap-save FFT.
 
     Forward: ``y[b, o, t] = bias[o] + scale[o] sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
@@ -409,6 +409,9 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     PRODUCT_BYTES`` per worker thread.
     ``out``: a tensor whose memory may hold the result (``x`` itself is allowed: the tasks
     only read the spectra, computed before), used when contiguous and large enough.
+    ``phase_target`` (adjoint only): a ``[B, stride, C, out_length]`` view of any strides that
+    receives the result instead (e.g. the phases interleaved in the input gradient's memory);
+    ``None`` is then returned.
     """
     batch = x.shape[0]
     out_channels, channels = weight.shape[:2]
@@ -419,16 +422,23 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     bins, inner = spectra.shape[:2]
     table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
     shape = (batch, stride * channels if adjoint else out_channels, out_length)
-    if out is not None and out.is_contiguous() and out.dtype == x.dtype and out.numel() >= math.prod(shape):
+    if phase_target is not None:
+        if not adjoint or phase_target.shape != (batch, stride, channels, out_length):
+            raise ValueError(f"phase_target must be an adjoint's [B, stride, C, T] = {(batch, stride, channels, out_length)}"
+                             f" view, got {tuple(phase_target.shape)}")
+        y = None
+    elif out is not None and out.is_contiguous() and out.dtype == x.dtype and out.numel() >= math.prod(shape):
         y = out.view(-1)[: math.prod(shape)].view(shape)
     else:
         y = torch.empty(shape, dtype=x.dtype, device=x.device)
+    # Output channels by phase: [B, phases, rows, T] (one phase but for the adjoint of stride 2).
+    by_phase = phase_target if y is None else y.view(batch, stride if adjoint else 1, -1, out_length)
     item = spectra.element_size()
     # Per column and row of a tile: its products, their bins-last copy and its output block.
     columns_per_row = max(1, PRODUCT_BYTES // (2 * bins * item + block * x.element_size()))  # per task
 
     def task(phase: int | None, first: int, stop: int) -> None:
-        offset = phase * channels if adjoint else 0
+        phase_index = phase if adjoint else 0
         taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype, scale)
         filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
         del taps
@@ -444,7 +454,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
             outputs = torch.fft.irfft(mixed, n=block)[..., :hop]  # [rows, columns, hop]
             del mixed
             outputs = outputs.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
-            target = y[b0:b1, offset + first : offset + stop]
+            target = by_phase[b0:b1, phase_index, first:stop]
             whole = min(j1, out_length // hop)  # blocks wholly inside the output
             parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), outputs[:, :, : whole - j0])]
             if whole < j1:
@@ -529,13 +539,17 @@ class _FFTConv1d(torch.autograd.Function):
                 # Gradient of each phase, then interleaved back and cropped to the input.
                 taps_per_phase = -(-kernel // stride)
                 phase_length = _phase_length(grad.shape[-1], kernel, stride)
-                phases = _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True,
-                                    scale=scale)
+                # Written straight into their interleaved places (no pass to interleave them),
+                # then cropped to the input by a view when the padding allows.
                 batch, channels = grad.shape[0], weight.shape[1]
-                interleaved = phases.view(batch, stride, channels, phase_length).permute(0, 2, 3, 1)
-                del phases
-                interleaved = interleaved.reshape(batch, channels, stride * phase_length)
-                grad_x = F.pad(interleaved, (-padding, length + padding - stride * phase_length))
+                interleaved = grad.new_empty(batch, channels, phase_length, stride)
+                _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True, scale=scale,
+                           phase_target=interleaved.permute(0, 3, 1, 2))
+                interleaved = interleaved.view(batch, channels, stride * phase_length)
+                if stride * phase_length >= length + padding:
+                    grad_x = interleaved[..., padding : padding + length]
+                else:
+                    grad_x = F.pad(interleaved, (-padding, length + padding - stride * phase_length))
         if ctx.needs_input_grad[1]:
             scaled = grad if scale is None else grad * scale.view(-1, 1)
             grad_weight = _correlation_weight_grad(scaled, x, stride, padding, kernel, block)
