@@ -38,7 +38,11 @@ import soundfile as sf
 import torch
 
 CHECKS = ("parity", "demo", "speechbrain", "asteroid", "metric", "train", "evaluate")
-DEMO_VALUES = ("0.169629", "0.235573")  # README / the official package's documented ref-vs-2, ref-vs-4
+# The official package's documented ref-vs-2 and ref-vs-4 distances. The printed sixth decimal may round
+# either way (the official ref-vs-4 is 0.2355725, and float rounding of 1e-7 moves it across), so the
+# printed values are compared within 2e-6, well inside the 1e-4 parity tolerance.
+DEMO_VALUES = (0.169629, 0.235573)
+DEMO_TOLERANCE = 2e-6
 VERSIONED = {"torch": "torch", "torchaudio": "torchaudio", "torchmetrics": "torchmetrics", "numpy": "numpy",
              "scipy": "scipy", "soundfile": "soundfile", "speechbrain": "speechbrain", "asteroid": "asteroid",
              "pytorch_lightning": "pytorch-lightning", "hydra": "hydra-core", "setuptools": "setuptools"}
@@ -71,9 +75,11 @@ def check_demo() -> str:
         result = subprocess.run([str(command), "score", "--demo"], cwd=empty, capture_output=True, text=True,
                                 timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
-    missing = [value for value in DEMO_VALUES if value not in result.stdout]
-    assert not missing, f"{missing} not in: {result.stdout}"
-    return " / ".join(DEMO_VALUES)
+    printed = [float(line.split()[0]) for line in result.stdout.splitlines() if line[:1].isdigit()]
+    assert len(printed) == len(DEMO_VALUES), f"expected {len(DEMO_VALUES)} distances in: {result.stdout}"
+    worst = max(abs(got - want) for got, want in zip(printed, DEMO_VALUES))
+    assert worst <= DEMO_TOLERANCE, f"demo distances {printed} differ from {DEMO_VALUES} by {worst:.1e}"
+    return " / ".join(f"{value:.6f}" for value in printed)
 
 
 def _noisy_clean(count: int, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
