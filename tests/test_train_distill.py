@@ -68,6 +68,26 @@ def test_perturbed_groups_share_noise_within_a_family_and_use_only_grid_levels()
     torch.testing.assert_close(groups[1]["audio"], _groups(9)[1]["audio"])  # items do not depend on size
 
 
+def test_family_weights_over_sample_the_named_families_and_leave_unweighted_groups_unchanged():
+    families = ("white_noise", "mp3", "eq", "mulaw")
+    plain = PerturbedGroups(toy.utterances("valid", 22050), size=60, families=families, group_size=4, families_per_group=1,
+                            pairs_per_family=2, segment_seconds=0.05, seed=3)
+    weighted = PerturbedGroups(toy.utterances("valid", 22050), size=60, families=families, group_size=4, families_per_group=1,
+                               pairs_per_family=2, segment_seconds=0.05, seed=3, family_weights={"mp3": 6, "mulaw": 0})
+
+    def drawn(groups):  # every family of every row, single rows and chain links alike
+        return [link.split(":")[0] for i in range(len(groups)) for spec in groups[i]["chains"][1:] for link in spec.split("+")]
+
+    counts = {f: drawn(weighted).count(f) for f in families}
+    assert counts["mulaw"] == 0 and counts["mp3"] > 2 * max(counts["white_noise"], counts["eq"])
+    plain_counts = {f: drawn(plain).count(f) for f in families}
+    assert plain_counts["mulaw"] > 0 and plain_counts["mp3"] < 2 * min(plain_counts.values())
+    # Without weights, the items and the cache fingerprint are those of datasets made before weights existed.
+    assert "family_weights" not in plain.config() and weighted.config()["family_weights"] == {"mp3": 6.0, "mulaw": 0.0}
+    with pytest.raises(ValueError, match="not among the families"):
+        PerturbedGroups(toy.utterances("valid", 22050), families=families, family_weights={"opus": 2})
+
+
 def _distill_overrides(folder, teacher_path, *extra):
     return [f"output_dir={folder}", "stage=distill", f"stage.teacher={teacher_path}", f"stage.cache_dir={folder}/cache",
             *(f"model.{key}={value}" for key, value in STUDENT.items()), "data.segment_seconds=0.2", "data.train_size=4",

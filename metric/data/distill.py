@@ -15,7 +15,9 @@ distinct families, then chains of 2 families for the remaining rows):
   not in the training mix;
 * one gain per group, uniform in ``gain_db``, applied to every row after perturbing, so
   absolute noise levels become a spread of signal-to-noise ratios and loudness alone never
-  tells rows apart.
+  tells rows apart;
+* families are drawn uniformly, or in proportion to ``family_weights`` (to over-sample the
+  families a student still disagrees on), for the single-family rows and the chain links alike.
 
 Items are a pure function of ``(seed, index)``, like every generated dataset of
 :mod:`metric.data`: ``size`` only says how many there are, and a larger ``size`` keeps the
@@ -57,6 +59,8 @@ class PerturbedGroups(Dataset):
         segment_seconds: excerpt length (shorter utterances are zero-padded to it).
         family_options: per-family options (``{"babble": {"sources": [...]}}``); babble is
             otherwise mixed from the corpus' own speech, never the group's utterance.
+        family_weights: relative drawing weight of families (``{"mp3": 3}``; a family not named
+            weighs 1, 0 leaves it out); ``None`` draws every family alike.
     """
 
     salt = 0x44495354
@@ -65,12 +69,15 @@ class PerturbedGroups(Dataset):
                  families: Sequence[str] | None = None, levels: Sequence[float] = DISTILL_LEVELS, group_size: int = 8,
                  families_per_group: int = 3, pairs_per_family: int = 2, chain_links: int = 2,
                  gain_db: tuple[float, float] = (-20.0, 0.0), segment_seconds: float = 0.5, seed: int = 0,
-                 family_options: dict[str, dict] | None = None, cache: bool = True):
+                 family_options: dict[str, dict] | None = None, family_weights: dict[str, float] | None = None,
+                 cache: bool = True):
         self.utterances = as_utterances(utterances)
         self.sample_rate = int(sample_rate)
         self.size = int(size)
         self.family_options = dict(family_options or {})
         self.families = usable_families(families, self.family_options)
+        self.family_weights = None if family_weights is None else {str(k): float(v) for k, v in dict(family_weights).items()}
+        self._probabilities = self._family_probabilities()
         self.levels = tuple(float(v) for v in levels)
         if not self.levels or not all(0.0 <= v <= 1.0 for v in self.levels):
             raise ValueError(f"levels must be a non-empty list of numbers in [0, 1], got {list(levels)}")
@@ -84,13 +91,14 @@ class PerturbedGroups(Dataset):
                 f"group_size={group_size} leaves no room for families_per_group x pairs_per_family = {singles} "
                 f"perturbed rows beside the clean one; raise group_size or lower the others"
             )
-        if self.families_per_group > len(self.families) or self.pairs_per_family > len(self.levels):
+        drawable = len(self.families) if self._probabilities is None else int((self._probabilities > 0).sum())
+        if self.families_per_group > drawable or self.pairs_per_family > len(self.levels):
             raise ValueError(
                 f"{self.families_per_group} families x {self.pairs_per_family} levels per group cannot be drawn from "
-                f"{len(self.families)} families and {len(self.levels)} levels"
+                f"{drawable} families (of non-zero weight) and {len(self.levels)} levels"
             )
-        if self.chain_links < 1 or self.chain_links > len(self.families):
-            raise ValueError(f"chain_links must be between 1 and {len(self.families)}, got {chain_links}")
+        if self.chain_links < 1 or self.chain_links > drawable:
+            raise ValueError(f"chain_links must be between 1 and {drawable}, got {chain_links}")
         self.gain_db = (float(gain_db[0]), float(gain_db[1]))
         if self.gain_db[0] > self.gain_db[1]:
             raise ValueError(f"gain_db must be (low, high), got {gain_db}")
@@ -102,8 +110,26 @@ class PerturbedGroups(Dataset):
     def __len__(self) -> int:
         return self.size
 
+    def _family_probabilities(self) -> np.ndarray | None:
+        if self.family_weights is None:
+            return None
+        unknown = sorted(set(self.family_weights) - set(self.families))
+        if unknown:
+            raise ValueError(f"family_weights names {unknown}, which are not among the families drawn "
+                             f"({', '.join(self.families)}); weigh only those")
+        weights = np.array([self.family_weights.get(f, 1.0) for f in self.families], dtype=np.float64)
+        if not np.all(np.isfinite(weights)) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"family_weights must be finite, >= 0 and not all 0, got {self.family_weights}")
+        return weights / weights.sum()
+
     def config(self) -> dict[str, Any]:
         """What defines the items (everything but ``size``): two datasets with equal configs agree item by item."""
+        config = self._config()
+        if self.family_weights is not None:  # only when set, so that caches built before weights existed still match
+            config["family_weights"] = dict(sorted(self.family_weights.items()))
+        return config
+
+    def _config(self) -> dict[str, Any]:
         return {"utterances": [f"{speaker_of(u)}/{utterance_id_of(u)}" for u in self.utterances], "sample_rate": self.sample_rate,
                 "families": list(self.families), "levels": list(self.levels), "group_size": self.group_size,
                 "families_per_group": self.families_per_group, "pairs_per_family": self.pairs_per_family,
@@ -113,7 +139,7 @@ class PerturbedGroups(Dataset):
     def chains(self, rng: np.random.Generator) -> list[tuple[Chain, int]]:
         """The perturbed rows' chains and seeds, in row order."""
         rows: list[tuple[Chain, int]] = []
-        chosen = rng.choice(len(self.families), size=self.families_per_group, replace=False)
+        chosen = self._draw_families(rng, self.families_per_group)
         for index in chosen:
             family = self.families[int(index)]
             seed = int(rng.integers(0, 2**31))
@@ -121,11 +147,17 @@ class PerturbedGroups(Dataset):
             for level in sorted(self.levels[int(i)] for i in levels):
                 rows.append((Chain([(family, level, dict(self.family_options.get(family, {})))]), seed))
         while len(rows) < self.group_size - 1:
-            picks = rng.choice(len(self.families), size=self.chain_links, replace=False)
+            picks = self._draw_families(rng, self.chain_links)
             links = [(self.families[int(i)], self.levels[int(rng.integers(0, len(self.levels)))],
                       dict(self.family_options.get(self.families[int(i)], {}))) for i in picks]
             rows.append((Chain(links), int(rng.integers(0, 2**31))))
         return rows
+
+    def _draw_families(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """Indices of ``count`` distinct families (uniform, or by ``family_weights``)."""
+        if self._probabilities is None:  # the draw of every cache built without weights
+            return rng.choice(len(self.families), size=count, replace=False)
+        return rng.choice(len(self.families), size=count, replace=False, p=self._probabilities)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self.size:

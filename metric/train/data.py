@@ -193,7 +193,8 @@ def distill_datasets(data: Mapping[str, Any], stage: Mapping[str, Any], progress
                   levels=list(stage["levels"]), group_size=int(stage["group_size"]),
                   families_per_group=int(stage["families_per_group"]), pairs_per_family=int(stage["pairs_per_family"]),
                   chain_links=int(stage["chain_links"]), gain_db=tuple(stage["gain_db"]),
-                  segment_seconds=float(data["segment_seconds"]), seed=int(data["seed"]))
+                  segment_seconds=float(data["segment_seconds"]), seed=int(data["seed"]),
+                  family_weights=dict(stage["family_weights"]) if stage.get("family_weights") else None)
     folder = Path(str(stage["cache_dir"])).expanduser()
     datasets = []
     names = (data.get("train_split") or "train", data.get("val_split") or "valid")
