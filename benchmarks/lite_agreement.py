@@ -12,7 +12,10 @@ Two test sets, both from the toy corpus' *test* speakers (no distillation run se
    pairs where the two disagree most. 95 % CIs: bootstrap over groups.
 2. **Monotonicity on the energy-controlled protocol** of ``cdpam evaluate``
    (:func:`metric.evaluate.testsets.build_monotonicity_set`: noise set as an SNR, one random
-   gain per clip): the student's per-family monotonicity next to the teacher's.
+   gain per clip): the student's per-family monotonicity next to the teacher's. By default on
+   every 0.75 s clip the test split gives (33 clips from its 15 recordings), with a 95 % CI of
+   the student-minus-teacher difference from a paired bootstrap over the recordings (all clips
+   of a recording move together: clips of one recording are not independent).
 
 Every measure is also given for an *untrained* network of the student's architecture (seed 0)
 with the teacher's loss-net: what distillation added over a random encoder.
@@ -24,6 +27,7 @@ them with the raw numbers to ``--out`` (``.md`` and ``.json``).
     python benchmarks/lite_agreement.py                          # weights="lite"
     python benchmarks/lite_agreement.py --student runs/distill/cdpam_distill.pt --work-dir /tmp/agreement
     python benchmarks/lite_agreement.py --student runs/distill/cdpam_distill.pt --compare lite   # paired, against the shipped file
+    python benchmarks/lite_agreement.py --contents 8                 # monotonicity on the first 8 clips only
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ import torch
 from metric import CDPAM, CDPAMNetwork, load_network
 from metric.data import toy
 from metric.data.distill import DISTILL_LEVELS, PerturbedGroups
-from metric.evaluate.monotonicity import monotonicity, spearman
+from metric.evaluate.bootstrap import bootstrap_ci
+from metric.evaluate.monotonicity import monotonicity, paired_monotonicity_difference, spearman
 from metric.evaluate.scorers import CDPAMScorer
 from metric.evaluate.testsets import build_monotonicity_set, load_clips
 from metric.perturb import FAMILIES, NEEDS_OPTIONS
@@ -59,14 +64,6 @@ def training_families() -> list[str]:
 def held_out_groups(size: int) -> PerturbedGroups:
     return PerturbedGroups(toy.utterances("test", 22050), sample_rate=22050, size=size, families=TEST_FAMILIES,
                            levels=TEST_LEVELS, seed=TEST_SEED)
-
-
-def bootstrap_ci(statistic, units: int, rounds: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile interval of ``statistic(indices)`` over resampled units (groups)."""
-    rng = np.random.default_rng(seed)
-    values = [statistic(rng.integers(0, units, units)) for _ in range(rounds)]
-    values = [v for v in values if np.isfinite(v)]
-    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
 def untrained_student(student_weights) -> CDPAMNetwork:
@@ -181,26 +178,53 @@ def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
     }
 
 
-def monotonicity_agreement(networks: dict, work_dir: Path, contents: int) -> dict:
-    """Per-family monotonicity of each of ``networks`` (name -> weights) beside the teacher's, on one test set."""
+def monotonicity_agreement(networks: dict, work_dir: Path, contents: int | None, first: int | None = None) -> dict:
+    """Per-family monotonicity of each of ``networks`` (name -> weights) beside the teacher's, on one test set.
+
+    ``contents`` clips of the test split (``None``: every one it gives); the student-minus-teacher difference
+    comes with a paired bootstrap CI over the recordings the clips were cut from. With ``first``, the same
+    figures on the first ``first`` clips alone (the smaller sets earlier releases were measured on).
+    Also returns each network's distances under ``"distances"`` (for paired comparisons between students).
+    """
     clips = load_clips("toy", count=contents, seconds=0.75, sample_rate=16000)
+    recording = {clip.key: clip.source for clip in clips}
     test_set = build_monotonicity_set(clips, sample_rate=16000, progress=False)
     info = test_set.info
-    cached = work_dir / f"monotonicity_teacher_{contents}.json"
+    cached = work_dir / f"monotonicity_teacher_{len(clips)}.json"
     if cached.is_file():
         teacher = np.array(json.loads(cached.read_text()))
     else:
         teacher = CDPAMScorer("official").distances(test_set.clips, test_set.pairs, 16000, progress=False)
         cached.write_text(json.dumps(teacher.tolist()))
-    args = ([i["level"] for i in info], [i["family"] for i in info], [i["content"] for i in info])
+    levels, families = [i["level"] for i in info], [i["family"] for i in info]
+    units = [recording[i["content"]] for i in info]
+    args = (levels, families, [i["content"] for i in info])
     mono_t = monotonicity(teacher, *args)
-    results = {}
+    leading = {clip.key for clip in clips[:first]} if first else set()
+    subset = np.array([i["content"] in leading for i in info])
+    results, distances = {}, {}
     for name, weights in networks.items():
         student = CDPAMScorer(weights, name=name).distances(test_set.clips, test_set.pairs, 16000, progress=False)
+        distances[name] = student
         mono_s = monotonicity(student, *args)
-        results[name] = {"pairs": len(test_set.pairs), "contents": contents, "teacher": mono_t, "student": mono_s,
-                         "difference": mono_s["mono"] - mono_t["mono"], "spearman_student_teacher": spearman(student, teacher)}
+        paired = paired_monotonicity_difference(student, teacher, levels, families, units)
+        results[name] = {"pairs": len(test_set.pairs), "contents": len(clips), "recordings": paired["units"],
+                         "teacher": mono_t, "student": mono_s, "difference": mono_s["mono"] - mono_t["mono"],
+                         "difference_ci": paired["ci"], "spearman_student_teacher": spearman(student, teacher)}
+        if first:
+            s_first = monotonicity(student[subset], np.asarray(levels)[subset], np.asarray(families)[subset])["mono"]
+            t_first = monotonicity(teacher[subset], np.asarray(levels)[subset], np.asarray(families)[subset])["mono"]
+            results[name]["first"] = {"contents": first, "student": s_first, "teacher": t_first, "difference": s_first - t_first}
+    results["distances"], results["info"] = distances, {"levels": levels, "families": families, "units": units}
     return results
+
+
+def paired_monotonicity(mono: dict, name: str, other: str) -> dict:
+    """Monotonicity of network ``name`` minus network ``other`` on the same clips, paired bootstrap CI over recordings."""
+    info = mono["info"]
+    paired = paired_monotonicity_difference(mono["distances"][name], mono["distances"][other], info["levels"],
+                                            info["families"], info["units"])
+    return {"student": paired["first"], "other": paired["second"], "difference": paired["difference"], "difference_ci": paired["ci"]}
 
 
 def _f(value, digits=3):
@@ -218,7 +242,8 @@ def markdown(result: dict) -> str:
              "architecture (seed 0) with the teacher's loss-net.", "",
              f"**Held-out groups**: {g['groups']} groups x {g['rows_per_group']} rows of 0.5 s from the toy test speakers; "
              f"levels {', '.join(f'{v:g}' for v in g['levels'])} (training grid: {', '.join(f'{v:g}' for v in g['training_levels'])}); "
-             f"families not in training: {', '.join(g['held_out_families'])}. 95 % CIs: bootstrap over groups.", "",
+             f"families not in training: {', '.join(g['held_out_families'])}. 95 % CIs: bootstrap over groups; monotonicity: "
+             f"paired bootstrap over the {m['recordings']} test recordings its {m['contents']} clips were cut from.", "",
              "| measure | student | 95 % CI | untrained baseline | 95 % CI | target |", "|---|---|---|---|---|---|",
              f"| Spearman, clean vs perturbed distances ({g['groups'] * (g['rows_per_group'] - 1)} pairs) | {_f(g['spearman_clean_pairs'])} | "
              f"{ci(g['spearman_clean_pairs_ci'])} | {_f(bg['spearman_clean_pairs'])} | {ci(bg['spearman_clean_pairs_ci'])} | >= 0.95 |",
@@ -228,8 +253,9 @@ def markdown(result: dict) -> str:
              f"{ci(g['triplet_agreement_ci'], 100, 1)} % | {_f(100 * bg['triplet_agreement'], 1)} % | {ci(bg['triplet_agreement_ci'], 100, 1)} % | >= 90 % |",
              f"| same, on the {g['triplets_clear']} triplets the teacher separates by > 0.05 | {_f(100 * g['triplet_agreement_clear'], 1)} % | | "
              f"{_f(100 * bg['triplet_agreement_clear'], 1)} % | | |",
-             f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(m['student']['mono'])} (difference {_f(m['difference'])}) | | "
-             f"{_f(bm['student']['mono'])} (difference {_f(bm['difference'])}) | | within 0.03 |",
+             f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(m['student']['mono'])} | | {_f(bm['student']['mono'])} | | |",
+             f"| monotonicity difference, network - teacher ({m['contents']} clips) | {_f(m['difference'], 3)} | {ci(m['difference_ci'])} | "
+             f"{_f(bm['difference'], 3)} | {ci(bm['difference_ci'])} | within 0.03 |",
              f"| Spearman with the teacher on the monotonicity set ({m['pairs']} pairs) | {_f(m['spearman_student_teacher'])} | | "
              f"{_f(bm['spearman_student_teacher'])} | | |",
              "", "Per family: clean vs perturbed distances of held-out rows perturbed by that family alone (few pairs each: "
@@ -247,7 +273,13 @@ def markdown(result: dict) -> str:
         lines.append(f"| {family} | {seen} | {row['pairs']} | {_f(row['spearman'])} | {_f(baseline_spearman.get(family, float('nan')))} | "
                      f"{_f(row['median_log_ratio'], 2)} | {_f(m['teacher']['per_family'].get(family, float('nan')))} | "
                      f"{_f(m['student']['per_family'].get(family, float('nan')))} |")
-    lines += ["", f"Monotonicity protocol: {m['pairs']} pairs ({m['contents']} clips of 0.75 s, toy test split, energy-controlled).", "",
+    lines += ["", f"Monotonicity protocol: {m['pairs']} pairs ({m['contents']} clips of 0.75 s from {m['recordings']} recordings, "
+              "toy test split, energy-controlled)."]
+    if "first" in m:
+        f = m["first"]
+        lines += ["", f"On the first {f['contents']} of those clips alone: student {_f(f['student'])}, teacher {_f(f['teacher'])}, "
+                  f"difference {_f(f['difference'])} (untrained: {_f(bm['first']['difference'])})."]
+    lines += ["",
               "Largest disagreements (clean vs perturbed, |log(student / teacher)|):", "",
               "| chain | group | log(student / teacher) |", "|---|---|---|"]
     lines += [f"| `{d['chain']}` | {d['group']} | {_f(d['log_student_over_teacher'], 2)} |" for d in g["largest_disagreements"]]
@@ -265,8 +297,9 @@ def markdown(result: dict) -> str:
             lines.append(f"| {label} | {_f(scale * row['student'], digits)}{unit} | {_f(scale * row['other'], digits)}{unit} | "
                          f"{_f(scale * row['difference'], digits)}{unit} | {_f(scale * row['difference_ci'][0], digits)}.."
                          f"{_f(scale * row['difference_ci'][1], digits)}{unit} |")
-        lines.append(f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(m['student']['mono'])} | {_f(cm['student']['mono'])} | "
-                     f"{_f(m['student']['mono'] - cm['student']['mono'])} | |")
+        pm = result["compare"]["monotonicity_paired"]
+        lines.append(f"| monotonicity (teacher {_f(m['teacher']['mono'])}; CI: paired bootstrap over recordings) | {_f(pm['student'])} | "
+                     f"{_f(pm['other'])} | {_f(pm['difference'])} | {_f(pm['difference_ci'][0])}..{_f(pm['difference_ci'][1])} |")
         lines.append(f"| Spearman with the teacher on the monotonicity set | {_f(m['spearman_student_teacher'])} | "
                      f"{_f(cm['spearman_student_teacher'])} | {_f(m['spearman_student_teacher'] - cm['spearman_student_teacher'])} | |")
     return "\n".join(lines) + "\n"
@@ -277,7 +310,11 @@ def main(argv=None) -> int:
     parser.add_argument("--student", default="lite", help="'lite' (default) or a checkpoint written by `cdpam train stage=distill`")
     parser.add_argument("--work-dir", type=Path, default=Path("lite_agreement"), help="teacher caches (reused by reruns)")
     parser.add_argument("--groups", type=int, default=32, help="held-out groups (8 rows of 0.5 s each)")
-    parser.add_argument("--contents", type=int, default=4, help="clips per monotonicity condition (as `cdpam evaluate`)")
+    parser.add_argument("--contents", default="all",
+                        help="clips per monotonicity condition (as `cdpam evaluate`): a number, or 'all' (default: every 0.75 s "
+                             "clip the test split gives)")
+    parser.add_argument("--first", type=int, default=None,
+                        help="also report monotonicity on the first FIRST clips alone (the set an earlier release was measured on)")
     parser.add_argument("--compare", default=None,
                         help="another student (e.g. an earlier release's file) to compare with, paired on the same held-out audio")
     parser.add_argument("--out", type=Path, default=None, help="write the tables to OUT (.md) and the raw numbers beside it (.json)")
@@ -287,7 +324,8 @@ def main(argv=None) -> int:
     networks = {"student": args.student, "untrained": baseline}
     if args.compare is not None:
         networks["compare"] = args.compare
-    mono = monotonicity_agreement(networks, args.work_dir, args.contents)
+    contents = None if args.contents == "all" else int(args.contents)
+    mono = monotonicity_agreement(networks, args.work_dir, contents, args.first)
     result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
               "monotonicity": mono["student"],
               "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups), "monotonicity": mono["untrained"]}}
@@ -296,6 +334,7 @@ def main(argv=None) -> int:
         _, d_other, _ = group_distances(args.compare, args.work_dir, args.groups)
         rows = cache.audio.shape[1]
         result["compare"] = {"student": args.compare, "monotonicity": mono["compare"],
+                             "monotonicity_paired": paired_monotonicity(mono, "student", "compare"),
                              "groups": paired_comparison(GroupMeasures(d_student, d_teacher, rows), GroupMeasures(d_other, d_teacher, rows))}
     text = markdown(result)
     print(text)

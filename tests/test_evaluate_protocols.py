@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from metric.evaluate.common_area import common_area, histograms
-from metric.evaluate.monotonicity import monotonicity
+from metric.evaluate.monotonicity import monotonicity, paired_monotonicity_difference
 from metric.evaluate.mos import mos_spearman, read_mos_csv
 from metric.evaluate.retrieval import mean_precision_at_k
 from metric.data.triplets import read_triplets
@@ -31,6 +31,46 @@ def test_monotonicity_is_the_mean_over_families_of_their_spearman():
     assert result["mono"] == pytest.approx(0.0)
     # one swapped pair in 4 levels: Spearman = 1 - 6*2/(4*15) = 0.8
     assert monotonicity([1, 3, 2, 4], [0.2, 0.4, 0.6, 0.8])["mono"] == pytest.approx(0.8)
+
+
+def _monotonicity_set(recordings: int, seed: int = 0):
+    """Pairs of a monotonicity set: every recording x 2 families x 4 levels, and a noisy metric's distances."""
+    rng = np.random.default_rng(seed)
+    units = np.repeat([f"clip{i}" for i in range(recordings)], 8)
+    families = np.tile(np.repeat(["noise", "mp3"], 4), recordings)
+    levels = np.tile([0.2, 0.4, 0.6, 0.8], 2 * recordings)
+    return units, families, levels, levels * rng.uniform(0.5, 2.0, len(levels))  # a per-recording scale spread
+
+
+def test_paired_monotonicity_difference_of_a_metric_with_itself_is_exactly_zero():
+    units, families, levels, noisy = _monotonicity_set(10)
+    result = paired_monotonicity_difference(noisy, noisy.copy(), levels, families, units)
+    assert result["first"] == result["second"] < 1.0  # the noisy metric is imperfect, on every draw alike
+    assert result["difference"] == 0.0 and result["ci"] == (0.0, 0.0)  # paired: both computed on the same draw
+    assert result["units"] == 10
+
+
+def test_paired_monotonicity_difference_resamples_whole_recordings():
+    units, families, levels, noisy = _monotonicity_set(10)
+    changed = noisy.copy()
+    one = units == "clip0"
+    changed[one] = levels[one] * 1e-3  # differs from the noisy metric on one recording only (below every other)
+    result = paired_monotonicity_difference(changed, noisy, levels, families, units, rounds=2000)
+    assert result["difference"] != 0.0
+    low, high = result["ci"]
+    # A third of the draws (0.9 ** 10) leave clip0 out, and with it every difference: one end of the interval is 0.
+    # Resampling single pairs instead would almost never leave out all 8 of its pairs.
+    assert 0.0 in (low, high) and low <= result["difference"] <= high
+
+
+def test_paired_monotonicity_difference_narrows_with_more_recordings():
+    def width(recordings):
+        units, families, levels, noisy = _monotonicity_set(recordings, seed=recordings)
+        low, high = paired_monotonicity_difference(levels, noisy, levels, families, units)["ci"]
+        assert low > 0.0  # a perfectly monotonic metric beats the noisy one on every draw
+        return high - low
+
+    assert width(40) < width(8)
 
 
 # ---------------------------------------------------------------- common area

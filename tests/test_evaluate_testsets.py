@@ -30,6 +30,8 @@ def test_clips_from_a_folder_have_equal_length_and_distinct_content(tmp_path):
     assert len({c.key for c in more}) == 8
     with pytest.raises(ValueError, match="only 8 distinct"):
         load_clips(folder, count=9, seconds=0.5)
+    every = load_clips(folder, count=None, seconds=0.5)  # every distinct clip, in the same order
+    assert [c.key for c in every] == [c.key for c in more]
 
 
 def test_acoustic_groups_share_their_perturbation_and_pairs_never_share_content(tmp_path):

@@ -149,9 +149,9 @@ def _interleave_speakers(recordings: list) -> list:
 
 
 def load_clips(
-    corpus: str | Path | None = "toy", count: int = 21, seconds: float = 1.0, sample_rate: int = DEFAULT_SAMPLE_RATE
+    corpus: str | Path | None = "toy", count: int | None = 21, seconds: float = 1.0, sample_rate: int = DEFAULT_SAMPLE_RATE
 ) -> list[Clip]:
-    """``count`` clips of ``seconds`` with distinct content.
+    """``count`` clips of ``seconds`` with distinct content (``None``: every such clip the corpus gives).
 
     Recordings are taken round-robin over speakers; each gives its loudest window first; when the corpus has fewer
     recordings than ``count``, further (non-overlapping) windows of the same recordings
@@ -162,13 +162,14 @@ def load_clips(
     per_recording = [(name, speaker, _speech_windows(x, length)) for name, speaker, x in _interleave_speakers(recordings)]
     clips: list[Clip] = []
     depth = 0
-    while len(clips) < count and any(depth < len(windows) for _, _, windows in per_recording):
+    wanted = float("inf") if count is None else count
+    while len(clips) < wanted and any(depth < len(windows) for _, _, windows in per_recording):
         for name, speaker, windows in per_recording:
-            if depth < len(windows) and len(clips) < count:
+            if depth < len(windows) and len(clips) < wanted:
                 key = name if depth == 0 else f"{name}#{depth}"
                 clips.append(Clip(key, np.ascontiguousarray(windows[depth], dtype=np.float32), name, speaker))
         depth += 1
-    if len(clips) < count:
+    if count is not None and len(clips) < count:
         raise ValueError(
             f"the corpus {corpus!r} gives only {len(clips)} distinct {seconds:g}-second clips, {count} needed; "
             "use a larger corpus, shorter --seconds or a smaller test set"
