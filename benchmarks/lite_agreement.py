@@ -285,9 +285,10 @@ def markdown(result: dict) -> str:
     lines += [f"| `{d['chain']}` | {d['group']} | {_f(d['log_student_over_teacher'], 2)} |" for d in g["largest_disagreements"]]
     if "compare" in result:
         c, cm = result["compare"]["groups"], result["compare"]["monotonicity"]
-        other = f"`{result['compare']['student']}`"
+        name = result["compare"]["student"]
+        other = name if " " in name else f"`{name}`"  # a path or weights name in code style, a --compare-name as it is
         lines += ["", f"Against {other} on the same held-out groups and monotonicity set (difference = student - {other}; "
-                  "95 % CI: paired bootstrap over groups):", "",
+                  "95 % CI: paired bootstrap over groups; monotonicity: over recordings):", "",
                   f"| measure | student | {other} | difference | 95 % CI |", "|---|---|---|---|---|"]
         for key, label, scale, unit in (("clean_spearman", "Spearman, clean vs perturbed distances", 1, ""),
                                         ("all_spearman", "Spearman, every pair of a group", 1, ""),
@@ -298,7 +299,7 @@ def markdown(result: dict) -> str:
                          f"{_f(scale * row['difference'], digits)}{unit} | {_f(scale * row['difference_ci'][0], digits)}.."
                          f"{_f(scale * row['difference_ci'][1], digits)}{unit} |")
         pm = result["compare"]["monotonicity_paired"]
-        lines.append(f"| monotonicity (teacher {_f(m['teacher']['mono'])}; CI: paired bootstrap over recordings) | {_f(pm['student'])} | "
+        lines.append(f"| monotonicity (teacher {_f(m['teacher']['mono'])}) | {_f(pm['student'])} | "
                      f"{_f(pm['other'])} | {_f(pm['difference'])} | {_f(pm['difference_ci'][0])}..{_f(pm['difference_ci'][1])} |")
         lines.append(f"| Spearman with the teacher on the monotonicity set | {_f(m['spearman_student_teacher'])} | "
                      f"{_f(cm['spearman_student_teacher'])} | {_f(m['spearman_student_teacher'] - cm['spearman_student_teacher'])} | |")
@@ -317,6 +318,7 @@ def main(argv=None) -> int:
                         help="also report monotonicity on the first FIRST clips alone (the set an earlier release was measured on)")
     parser.add_argument("--compare", default=None,
                         help="another student (e.g. an earlier release's file) to compare with, paired on the same held-out audio")
+    parser.add_argument("--compare-name", default=None, help="how the tables name the --compare student (default: its path)")
     parser.add_argument("--out", type=Path, default=None, help="write the tables to OUT (.md) and the raw numbers beside it (.json)")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -333,7 +335,7 @@ def main(argv=None) -> int:
         cache, d_student, d_teacher = group_distances(args.student, args.work_dir, args.groups)
         _, d_other, _ = group_distances(args.compare, args.work_dir, args.groups)
         rows = cache.audio.shape[1]
-        result["compare"] = {"student": args.compare, "monotonicity": mono["compare"],
+        result["compare"] = {"student": args.compare_name or args.compare, "monotonicity": mono["compare"],
                              "monotonicity_paired": paired_monotonicity(mono, "student", "compare"),
                              "groups": paired_comparison(GroupMeasures(d_student, d_teacher, rows), GroupMeasures(d_other, d_teacher, rows))}
     text = markdown(result)

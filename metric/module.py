@@ -26,7 +26,7 @@ class CDPAM(nn.Module):
     Args:
         sample_rate: sample rate of the audio you will pass, in Hz (required).
         weights: ``"official"``, ``"lite"`` (CDPAM-lite: a distilled approximation at 1/55 of the
-            encoder FLOPs; on held-out audio Spearman 0.95 with the exact distances and 92 % of the
+            encoder FLOPs; on held-out audio Spearman 0.96 with the exact distances and 93 % of the
             exact triplet preferences, docs/lite.md), the path of a checkpoint
             trained with this project (any encoder width), or a :class:`~metric.model.CDPAMNetwork` (used as it is, put in
             eval mode; ``.to()`` on this module moves it).
