@@ -60,6 +60,12 @@ BLOCKS = (32, 64, 128, 256)
 FILTER_BYTES = 16 << 20
 PRODUCT_BYTES = 16 << 20
 TILE_COLUMNS = 256
+# Block spectra up to this size are written into a buffer kept per thread and reused from layer
+# to layer (the encoder's layers all need about the same size, ~26-31 MB for 4 x 1 s): a fresh
+# buffer of that size is faulted in page by page on its first touch, which made the copy into it
+# ~3x slower (docs/performance.md, "Reused spectra buffers").
+REUSE_SPECTRA_BYTES = 48 << 20
+_reused = threading.local()
 
 
 @dataclass(frozen=True)
@@ -336,18 +342,44 @@ def _run(tasks: list, device: torch.device) -> None:
         torch.set_num_threads(workers)
 
 
-def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int):
+def _spectra_buffer(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, slot: int) -> torch.Tensor:
+    """An uninitialised ``shape`` tensor for block spectra: a view of this thread's reused buffer ``slot`` when small enough.
+
+    Callers use one slot per spectra live at once and drop the view before their call returns.
+    """
+    numel = math.prod(shape)
+    if device.type != "cpu" or numel * dtype.itemsize > REUSE_SPECTRA_BYTES:
+        return torch.empty(shape, dtype=dtype, device=device)
+    buffers = getattr(_reused, "buffers", None)
+    if buffers is None:
+        buffers = _reused.buffers = {}
+    buffer = buffers.get((slot, dtype))
+    if buffer is None or buffer.numel() < numel:
+        buffers.pop((slot, dtype), None)  # free the smaller one first
+        with torch.inference_mode(False):  # usable (written in place) in and outside inference mode
+            buffer = buffers[(slot, dtype)] = torch.empty(numel, dtype=dtype, device=device)
+    return buffer[:numel].view(shape)
+
+
+def release_buffers() -> None:
+    """Free this thread's reused spectra buffers (at most ``2 * REUSE_SPECTRA_BYTES``); they are remade on demand."""
+    _reused.buffers = {}
+
+
+def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int,
+                   slot: int = 0):
     """``[N/2 + 1, phases * C, B * blocks]``: spectra of the signal's blocks, channels ordered (phase, channel).
 
     The signal ``s`` is ``x`` moved right by ``shift`` zeros (negative: cropped) and
     zero-extended; phase ``p`` is ``s[phases * m + p]``. Block ``j`` of a phase is its
     ``frame`` samples from ``j * hop``, zero-extended to ``block`` for the FFT. Computed a
     few channels at a time, so that little more than the spectra themselves takes memory.
+    The result is a view of the calling thread's reused buffer ``slot`` (:func:`_spectra_buffer`).
     """
     batch, channels, length = x.shape
     bins = block // 2 + 1
     span = (blocks - 1) * hop + frame
-    spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
+    spectra = _spectra_buffer((bins, phases, channels, batch, blocks), _complex(x.dtype), x.device, slot)
 
     def task(first: int, stop: int) -> None:
         part = F.pad(x[:, first:stop], (shift, phases * span - shift - length))
@@ -381,16 +413,37 @@ def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | Non
     return taps.view(kernel, source.shape[0], len(phases) * source.shape[1])
 
 
-def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int, int, int]]:
-    """Tiles ``(first item, stop item, first block, stop block)`` of the ``batch x blocks`` columns.
+def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int]]:
+    """Ranges ``(first, stop)`` of the ``batch x blocks`` columns, at most ``per_tile`` each and as equal as possible.
 
-    A tile is either whole items or a run of blocks of one item, so that it is one
-    contiguous column range and one rectangle of the output.
+    A tile may span items (the output is written item by item, :func:`_item_runs`): tiles of
+    whole items left e.g. 147 and 49 columns on the 256-channel layers, and the thin one ran
+    the complex product at ~57 GFLOP/s against ~78 (docs/performance.md).
     """
-    if per_tile >= blocks:
-        step = per_tile // blocks
-        return [(b, min(batch, b + step), 0, blocks) for b in range(0, batch, step)]
-    return [(b, b + 1, j, min(blocks, j + per_tile)) for b in range(batch) for j in range(0, blocks, per_tile)]
+    total = batch * blocks
+    count = -(-total // max(1, per_tile))
+    step = -(-total // count)
+    return [(first, min(total, first + step)) for first in range(0, total, step)]
+
+
+def _item_runs(first: int, stop: int, blocks: int) -> list[tuple[int, int, int, int, int]]:
+    """Pieces ``(first item, stop item, first block, stop block, offset)`` of the columns ``[first, stop)``.
+
+    Each piece is whole items or a run of blocks of one item (one rectangle of the output);
+    ``offset`` is its first column counted from ``first``.
+    """
+    runs, column = [], first
+    while column < stop:
+        item, block = divmod(column, blocks)
+        if block == 0 and stop - column >= blocks:
+            items = (stop - column) // blocks
+            runs.append((item, item + items, 0, blocks, column - first))
+            column += items * blocks
+        else:
+            last = min(blocks, block + stop - column)
+            runs.append((item, item + 1, block, last, column - first))
+            column += last - block
+    return runs
 
 
 def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None,
@@ -445,23 +498,25 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         if adjoint:
             filters = filters.mT
         rows = stop - first
-        for b0, b1, j0, j1 in _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // rows))):
-            mixed = torch.matmul(filters, spectra[..., b0 * blocks + j0 : (b1 - 1) * blocks + j1])
+        for c0, c1 in _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // rows))):
+            mixed = torch.matmul(filters, spectra[..., c0:c1])
             # Bins last before the inverse FFT: MKL's transform along the first dimension ran at
             # a quarter of its rate along the last, and the output blocks then come out with
             # their samples contiguous, as the result holds them.
             mixed = mixed.permute(1, 2, 0).contiguous()
             outputs = torch.fft.irfft(mixed, n=block)[..., :hop]  # [rows, columns, hop]
             del mixed
-            outputs = outputs.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
-            target = by_phase[b0:b1, phase_index, first:stop]
-            whole = min(j1, out_length // hop)  # blocks wholly inside the output
-            parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), outputs[:, :, : whole - j0])]
-            if whole < j1:
-                parts.append((target[..., whole * hop :], outputs[:, :, whole - j0, : out_length - whole * hop]))
-            for destination, source in parts:
-                _epilogue(destination, source, bias, first, stop)
-            del outputs, parts
+            for b0, b1, j0, j1, offset in _item_runs(c0, c1, blocks):
+                source = outputs[:, offset : offset + (b1 - b0) * (j1 - j0)]
+                source = source.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
+                target = by_phase[b0:b1, phase_index, first:stop]
+                whole = min(j1, out_length // hop)  # blocks wholly inside the output
+                parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), source[:, :, : whole - j0])]
+                if whole < j1:
+                    parts.append((target[..., whole * hop :], source[:, :, whole - j0, : out_length - whole * hop]))
+                for destination, piece in parts:
+                    _epilogue(destination, piece, bias, first, stop)
+            del outputs, source, parts
 
     rows_per_task = max(1, FILTER_BYTES // (bins * inner * item))
     row_count = channels if adjoint else out_channels
@@ -489,7 +544,7 @@ def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, bloc
     x_spectra = _block_spectra(x, shift, stride, blocks, hop, block, block).mT  # [bins, M, stride C]
     # Output-gradient blocks of ``hop`` samples, zero-extended to ``block``: in the circular
     # cross-correlation with the input blocks no wrap-around reaches the lags below K'.
-    grad_spectra = _block_spectra(grad, 0, 1, blocks, hop, hop, block).conj()  # [bins, O, M]
+    grad_spectra = _block_spectra(grad, 0, 1, blocks, hop, hop, block, slot=1).conj()  # [bins, O, M]
     bins = x_spectra.shape[0]
     lags = _lag_table(taps_per_phase, block, x.dtype, x.device)
     out = grad.new_zeros(out_channels, channels, kernel)

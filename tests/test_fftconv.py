@@ -57,12 +57,14 @@ def test_gradcheck(stride):
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch, workers, stride):
-    # Budgets small enough for several tasks of output channels, several column tiles per item
-    # (the last one partial) and several items per tile, run on one or two worker threads.
+@pytest.mark.parametrize("tile_columns", [5, 40])
+def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch, workers, stride, tile_columns):
+    # Budgets small enough for several tasks of output channels and several column tiles: of
+    # 5 columns (several per item, across item boundaries) or up to 40 (a whole item and parts
+    # of the next), run on one or two worker threads.
     monkeypatch.setattr(fftconv, "FILTER_BYTES", 2 * 17 * 8 * 16)
-    monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 7 * (17 * 16 + 32 * 8))
-    monkeypatch.setattr(fftconv, "TILE_COLUMNS", 5)
+    monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 7 * (17 * 16 + 32 * 8) * (8 if tile_columns > 5 else 1))
+    monkeypatch.setattr(fftconv, "TILE_COLUMNS", tile_columns)
     monkeypatch.setattr(fftconv, "_workers", lambda: workers)
     x = torch.randn(3, 8, 301, dtype=torch.float64, requires_grad=True)
     w = torch.randn(7, 8, 15, dtype=torch.float64, requires_grad=True)
@@ -74,6 +76,50 @@ def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch
     for mine, theirs in zip(torch.autograd.grad(got, (x, w, b), upstream),
                             torch.autograd.grad(expected, (x, w, b), upstream)):
         assert _rel(mine, theirs) < 1e-13
+
+
+def test_column_tiles_are_equal_and_their_item_runs_cover_each_column_once():
+    # 4 items of 49 blocks in tiles of at most 168 columns: two of 98, not 147 and 49.
+    assert fftconv._column_tiles(4, 49, 168) == [(0, 98), (98, 196)]
+    assert fftconv._column_tiles(4, 97, 168) == [(0, 130), (130, 260), (260, 388)]
+    assert fftconv._column_tiles(2, 56, 256) == [(0, 112)]
+    for batch, blocks, per_tile in [(4, 49, 168), (3, 17, 5), (3, 17, 26), (1, 10, 3), (5, 7, 14)]:
+        seen = []
+        for first, stop in fftconv._column_tiles(batch, blocks, per_tile):
+            assert stop - first <= per_tile
+            offset = 0
+            for b0, b1, j0, j1, at in fftconv._item_runs(first, stop, blocks):
+                assert at == offset and (b1 - b0 == 1 or (j0, j1) == (0, blocks))
+                seen += [b * blocks + j for b in range(b0, b1) for j in range(j0, j1)]
+                offset += (b1 - b0) * (j1 - j0)
+            assert offset == stop - first
+        assert seen == list(range(batch * blocks))
+
+
+def test_reused_spectra_buffers_serve_layers_of_any_size_in_and_outside_inference_mode(monkeypatch):
+    # The per-thread buffer is made under inference mode, grows for a larger layer and is reused
+    # (as a smaller view) for a smaller one and for a graph-building call; the weight gradient
+    # holds two spectra at once (two buffers).
+    fftconv.release_buffers()
+    cases = [(2, 6, 5, 300, 1), (2, 12, 7, 500, 2), (1, 4, 3, 120, 1)]
+    for mode in ("inference", "grad"):
+        for batch, cin, cout, length, stride in cases:
+            x = torch.randn(batch, cin, length, dtype=torch.float64, requires_grad=mode == "grad")
+            w = torch.randn(cout, cin, 15, dtype=torch.float64, requires_grad=mode == "grad")
+            expected = F.conv1d(x, w, stride=stride, padding=7)
+            with torch.inference_mode(mode == "inference"):
+                got = fft_conv1d(x, w, None, stride, 7, 32)
+            assert _rel(got, expected) < 1e-13
+            if mode == "grad":
+                upstream = torch.randn_like(expected)
+                for mine, theirs in zip(torch.autograd.grad(got, (x, w), upstream),
+                                        torch.autograd.grad(expected, (x, w), upstream)):
+                    assert _rel(mine, theirs) < 1e-13
+    assert {slot for slot, _ in fftconv._reused.buffers} == {0, 1}
+    # Above the size limit a fresh tensor is used, with the same result.
+    monkeypatch.setattr(fftconv, "REUSE_SPECTRA_BYTES", 0)
+    x, w = torch.randn(2, 6, 300, dtype=torch.float64), torch.randn(5, 6, 15, dtype=torch.float64)
+    assert _rel(fft_conv1d(x, w, None, 1, 7, 32), F.conv1d(x, w, padding=7)) < 1e-13
 
 
 def test_work_is_shared_equally_between_workers():
