@@ -60,12 +60,6 @@ BLOCKS = (32, 64, 128, 256)
 FILTER_BYTES = 16 << 20
 PRODUCT_BYTES = 16 << 20
 TILE_COLUMNS = 256
-# Block spectra up to this size are written into a buffer kept per thread and reused from layer
-# to layer (the encoder's layers all need about the same size, ~26-31 MB for 4 x 1 s): a fresh
-# buffer of that size is faulted in page by page on its first touch, which made the copy into it
-# ~3x slower (docs/performance.md, "Reused spectra buffers").
-REUSE_SPECTRA_BYTES = 48 << 20
-_reused = threading.local()
 
 
 @dataclass(frozen=True)
@@ -342,44 +336,18 @@ def _run(tasks: list, device: torch.device) -> None:
         torch.set_num_threads(workers)
 
 
-def _spectra_buffer(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, slot: int) -> torch.Tensor:
-    """An uninitialised ``shape`` tensor for block spectra: a view of this thread's reused buffer ``slot`` when small enough.
-
-    Callers use one slot per spectra live at once and drop the view before their call returns.
-    """
-    numel = math.prod(shape)
-    if device.type != "cpu" or numel * dtype.itemsize > REUSE_SPECTRA_BYTES:
-        return torch.empty(shape, dtype=dtype, device=device)
-    buffers = getattr(_reused, "buffers", None)
-    if buffers is None:
-        buffers = _reused.buffers = {}
-    buffer = buffers.get((slot, dtype))
-    if buffer is None or buffer.numel() < numel:
-        buffers.pop((slot, dtype), None)  # free the smaller one first
-        with torch.inference_mode(False):  # usable (written in place) in and outside inference mode
-            buffer = buffers[(slot, dtype)] = torch.empty(numel, dtype=dtype, device=device)
-    return buffer[:numel].view(shape)
-
-
-def release_buffers() -> None:
-    """Free this thread's reused spectra buffers (at most ``2 * REUSE_SPECTRA_BYTES``); they are remade on demand."""
-    _reused.buffers = {}
-
-
-def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int,
-                   slot: int = 0):
+def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int):
     """``[N/2 + 1, phases * C, B * blocks]``: spectra of the signal's blocks, channels ordered (phase, channel).
 
     The signal ``s`` is ``x`` moved right by ``shift`` zeros (negative: cropped) and
     zero-extended; phase ``p`` is ``s[phases * m + p]``. Block ``j`` of a phase is its
     ``frame`` samples from ``j * hop``, zero-extended to ``block`` for the FFT. Computed a
     few channels at a time, so that little more than the spectra themselves takes memory.
-    The result is a view of the calling thread's reused buffer ``slot`` (:func:`_spectra_buffer`).
     """
     batch, channels, length = x.shape
     bins = block // 2 + 1
     span = (blocks - 1) * hop + frame
-    spectra = _spectra_buffer((bins, phases, channels, batch, blocks), _complex(x.dtype), x.device, slot)
+    spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
 
     def task(first: int, stop: int) -> None:
         part = F.pad(x[:, first:stop], (shift, phases * span - shift - length))
@@ -490,40 +458,73 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     # Per column and row of a tile: its products, their bins-last copy and its output block.
     columns_per_row = max(1, PRODUCT_BYTES // (2 * bins * item + block * x.element_size()))  # per task
 
-    def task(phase: int | None, first: int, stop: int) -> None:
-        phase_index = phase if adjoint else 0
+    def make_filters(phase: int | None, first: int, stop: int) -> torch.Tensor:
         taps = _phase_taps(weight, stride, slice(first, stop), phase, table.dtype, scale)
         filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
-        del taps
-        if adjoint:
-            filters = filters.mT
+        return filters.mT if adjoint else filters
+
+    def mix(shared: _Shared, phase: int | None, first: int, stop: int, c0: int, c1: int) -> None:
+        phase_index = phase if adjoint else 0
         rows = stop - first
-        for c0, c1 in _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // rows))):
-            mixed = torch.matmul(filters, spectra[..., c0:c1])
-            # Bins last before the inverse FFT: MKL's transform along the first dimension ran at
-            # a quarter of its rate along the last, and the output blocks then come out with
-            # their samples contiguous, as the result holds them.
-            mixed = mixed.permute(1, 2, 0).contiguous()
-            outputs = torch.fft.irfft(mixed, n=block)[..., :hop]  # [rows, columns, hop]
-            del mixed
-            for b0, b1, j0, j1, offset in _item_runs(c0, c1, blocks):
-                source = outputs[:, offset : offset + (b1 - b0) * (j1 - j0)]
-                source = source.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
-                target = by_phase[b0:b1, phase_index, first:stop]
-                whole = min(j1, out_length // hop)  # blocks wholly inside the output
-                parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), source[:, :, : whole - j0])]
-                if whole < j1:
-                    parts.append((target[..., whole * hop :], source[:, :, whole - j0, : out_length - whole * hop]))
-                for destination, piece in parts:
-                    _epilogue(destination, piece, bias, first, stop)
-            del outputs, source, parts
+        mixed = torch.matmul(shared.get(), spectra[..., c0:c1])
+        shared.release()
+        # Bins last before the inverse FFT: MKL's transform along the first dimension ran at
+        # a quarter of its rate along the last, and the output blocks then come out with
+        # their samples contiguous, as the result holds them.
+        mixed = mixed.permute(1, 2, 0).contiguous()
+        outputs = torch.fft.irfft(mixed, n=block)[..., :hop]  # [rows, columns, hop]
+        del mixed
+        for b0, b1, j0, j1, offset in _item_runs(c0, c1, blocks):
+            source = outputs[:, offset : offset + (b1 - b0) * (j1 - j0)]
+            source = source.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
+            target = by_phase[b0:b1, phase_index, first:stop]
+            whole = min(j1, out_length // hop)  # blocks wholly inside the output
+            parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), source[:, :, : whole - j0])]
+            if whole < j1:
+                parts.append((target[..., whole * hop :], source[:, :, whole - j0, : out_length - whole * hop]))
+            for destination, piece in parts:
+                _epilogue(destination, piece, bias, first, stop)
 
     rows_per_task = max(1, FILTER_BYTES // (bins * inner * item))
     row_count = channels if adjoint else out_channels
     phases = range(stride) if adjoint else (None,)
-    tasks = [partial(task, p, *c) for p in phases for c in _chunks(row_count, rows_per_task, _workers())]
+    row_tiles = [(p, *c) for p in phases for c in _chunks(row_count, rows_per_task, _workers())]
+    # One task per row tile and column tile. The row tiles are taken a group of one per worker
+    # at a time, their column tiles interleaved, and each tile's filters' spectra are made by
+    # the first task that needs them and shared: a worker that finishes early takes over
+    # column tiles of another worker's row tile, so the layer's end waits for one column
+    # tile at most instead of a whole row tile (measured: ~0.3 s of two workers' time per loss
+    # idle at the ends of layers before).
+    tasks = []
+    for group in range(0, len(row_tiles), _workers()):
+        tiles = []
+        for phase, first, stop in row_tiles[group : group + _workers()]:
+            columns = _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // (stop - first))))
+            shared = _Shared(partial(make_filters, phase, first, stop), len(columns))
+            tiles.append([partial(mix, shared, phase, first, stop, *c) for c in columns])
+        for index in range(max(map(len, tiles))):
+            tasks += [row[index] for row in tiles if index < len(row)]
     _run(tasks, x.device)
     return y
+
+
+class _Shared:
+    """A value made by the first task that needs it and dropped after its ``uses``-th :meth:`release`."""
+
+    def __init__(self, make, uses: int):
+        self._make, self._uses, self._value, self._lock = make, uses, None, threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._value is None:
+                self._value = self._make()
+            return self._value
+
+    def release(self) -> None:
+        with self._lock:
+            self._uses -= 1
+            if self._uses == 0:
+                self._value = None
 
 
 def _epilogue(destination, source, bias, first: int, stop: int) -> None:
@@ -544,7 +545,7 @@ def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, bloc
     x_spectra = _block_spectra(x, shift, stride, blocks, hop, block, block).mT  # [bins, M, stride C]
     # Output-gradient blocks of ``hop`` samples, zero-extended to ``block``: in the circular
     # cross-correlation with the input blocks no wrap-around reaches the lags below K'.
-    grad_spectra = _block_spectra(grad, 0, 1, blocks, hop, hop, block, slot=1).conj()  # [bins, O, M]
+    grad_spectra = _block_spectra(grad, 0, 1, blocks, hop, hop, block).conj()  # [bins, O, M]
     bins = x_spectra.shape[0]
     lags = _lag_table(taps_per_phase, block, x.dtype, x.device)
     out = grad.new_zeros(out_channels, channels, kernel)

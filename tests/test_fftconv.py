@@ -96,30 +96,32 @@ def test_column_tiles_are_equal_and_their_item_runs_cover_each_column_once():
         assert seen == list(range(batch * blocks))
 
 
-def test_reused_spectra_buffers_serve_layers_of_any_size_in_and_outside_inference_mode(monkeypatch):
-    # The per-thread buffer is made under inference mode, grows for a larger layer and is reused
-    # (as a smaller view) for a smaller one and for a graph-building call; the weight gradient
-    # holds two spectra at once (two buffers).
-    fftconv.release_buffers()
-    cases = [(2, 6, 5, 300, 1), (2, 12, 7, 500, 2), (1, 4, 3, 120, 1)]
-    for mode in ("inference", "grad"):
-        for batch, cin, cout, length, stride in cases:
-            x = torch.randn(batch, cin, length, dtype=torch.float64, requires_grad=mode == "grad")
-            w = torch.randn(cout, cin, 15, dtype=torch.float64, requires_grad=mode == "grad")
-            expected = F.conv1d(x, w, stride=stride, padding=7)
-            with torch.inference_mode(mode == "inference"):
-                got = fft_conv1d(x, w, None, stride, 7, 32)
-            assert _rel(got, expected) < 1e-13
-            if mode == "grad":
-                upstream = torch.randn_like(expected)
-                for mine, theirs in zip(torch.autograd.grad(got, (x, w), upstream),
-                                        torch.autograd.grad(expected, (x, w), upstream)):
-                    assert _rel(mine, theirs) < 1e-13
-    assert {slot for slot, _ in fftconv._reused.buffers} == {0, 1}
-    # Above the size limit a fresh tensor is used, with the same result.
-    monkeypatch.setattr(fftconv, "REUSE_SPECTRA_BYTES", 0)
-    x, w = torch.randn(2, 6, 300, dtype=torch.float64), torch.randn(5, 6, 15, dtype=torch.float64)
-    assert _rel(fft_conv1d(x, w, None, 1, 7, 32), F.conv1d(x, w, padding=7)) < 1e-13
+def test_shared_filters_are_made_once_and_dropped_after_their_last_use():
+    made = []
+    shared = fftconv._Shared(lambda: made.append(1) or torch.ones(3), uses=3)
+    for _ in range(3):
+        assert torch.equal(shared.get(), torch.ones(3))
+    assert len(made) == 1
+    shared.release(), shared.release()
+    assert shared._value is not None
+    shared.release()
+    assert shared._value is None
+
+
+def test_column_tiles_of_a_group_of_row_tiles_are_interleaved_for_the_workers(monkeypatch):
+    # Two workers, two row tiles of 3 column tiles each: the tasks alternate between the row
+    # tiles, so a worker that is ahead takes over the other's column tiles.
+    order = []
+    monkeypatch.setattr(fftconv, "_workers", lambda: 2)
+    monkeypatch.setattr(fftconv, "_run", lambda tasks, device: [
+        order.append(t.args[2:]) if t.func.__name__ == "mix" else None for t in tasks] and [t() for t in tasks])
+    # 4 rows x 10 columns per tile: bins x complex128 twice and 32 float64 samples per column and row.
+    monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 4 * 10 * (2 * 17 * 16 + 32 * 8))
+    x, w = torch.randn(3, 6, 170, dtype=torch.float64), torch.randn(8, 6, 15, dtype=torch.float64)
+    got = fft_conv1d(x, w, None, 1, 7, 32)
+    assert _rel(got, F.conv1d(x, w, padding=7)) < 1e-13
+    # 3 items of 10 blocks of 18 outputs: 30 columns, 3 tiles per row tile.
+    assert order == [(0, 4, 0, 10), (4, 8, 0, 10), (0, 4, 10, 20), (4, 8, 10, 20), (0, 4, 20, 30), (4, 8, 20, 30)]
 
 
 def test_work_is_shared_equally_between_workers():
