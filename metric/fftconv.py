@@ -388,10 +388,7 @@ def _column_tiles(batch: int, blocks: int, per_tile: int) -> list[tuple[int, int
     whole items left e.g. 147 and 49 columns on the 256-channel layers, and the thin one ran
     the complex product at ~57 GFLOP/s against ~78 (docs/performance.md).
     """
-    total = batch * blocks
-    count = -(-total // max(1, per_tile))
-    step = -(-total // count)
-    return [(first, min(total, first + step)) for first in range(0, total, step)]
+    return _chunks(batch * blocks, per_tile)
 
 
 def _item_runs(first: int, stop: int, blocks: int) -> list[tuple[int, int, int, int, int]]:
