@@ -111,9 +111,12 @@ class StageModule(pl.LightningModule):
         return SilenceAndGain(self.sample_rate, float(augment["silence_seconds"]), tuple(augment["gain_db"]), seed=int(self.config["seed"]))
 
     def configure_optimizers(self):
-        optim = self.config["optim"]
+        return self._adam(self.config["optim"]["lr"])
+
+    def _adam(self, lr) -> torch.optim.Adam:
+        """Adam over the trainable parameters only (frozen parts stay out of the optimiser), ``optim.weight_decay``."""
         parameters = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.Adam(parameters, lr=float(optim["lr"]), weight_decay=float(optim.get("weight_decay", 0.0)))
+        return torch.optim.Adam(parameters, lr=float(lr), weight_decay=float(self.config["optim"].get("weight_decay", 0.0)))
 
     def trace(self, batch: Mapping[str, Any]) -> None:
         """Append the item indices of this training step to ``debug.trace_batches`` (one JSON line per step and rank)."""
@@ -387,8 +390,7 @@ class DistillStage(StageModule):
 
     def configure_optimizers(self):
         stage = self.config["stage"]
-        parameters = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=float(stage["lr"]), weight_decay=float(self.config["optim"].get("weight_decay", 0.0)))
+        optimizer = self._adam(stage["lr"])
         schedule = stage.get("lr_schedule", "constant")
         if schedule == "constant":
             return optimizer
