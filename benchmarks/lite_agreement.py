@@ -136,8 +136,8 @@ def paired_comparison(student: GroupMeasures, other: GroupMeasures) -> dict:
     return result
 
 
-def group_agreement(student_weights, work_dir: Path, size: int) -> dict:
-    cache, d_student, d_teacher = group_distances(student_weights, work_dir, size)
+def group_agreement(cache: TeacherCache, d_student: np.ndarray, d_teacher: np.ndarray, work_dir: Path) -> dict:
+    """Every held-out group measure of one network, from :func:`group_distances`' result."""
     groups, rows = cache.audio.shape[:2]
     measures = GroupMeasures(d_student, d_teacher, rows)
     clean_spearman, all_spearman, triplet_agreement = measures.clean_spearman, measures.all_spearman, measures.triplet_agreement
@@ -328,12 +328,13 @@ def main(argv=None) -> int:
         networks["compare"] = args.compare
     contents = None if args.contents == "all" else int(args.contents)
     mono = monotonicity_agreement(networks, args.work_dir, contents, args.first)
-    result = {"student": args.student, "groups": group_agreement(args.student, args.work_dir, args.groups),
+    held_out = {name: group_distances(weights, args.work_dir, args.groups) for name, weights in networks.items()}
+    result = {"student": args.student, "groups": group_agreement(*held_out["student"], args.work_dir),
               "monotonicity": mono["student"],
-              "baseline": {"groups": group_agreement(baseline, args.work_dir, args.groups), "monotonicity": mono["untrained"]}}
+              "baseline": {"groups": group_agreement(*held_out["untrained"], args.work_dir), "monotonicity": mono["untrained"]}}
     if args.compare is not None:
-        cache, d_student, d_teacher = group_distances(args.student, args.work_dir, args.groups)
-        _, d_other, _ = group_distances(args.compare, args.work_dir, args.groups)
+        cache, d_student, d_teacher = held_out["student"]
+        _, d_other, _ = held_out["compare"]
         rows = cache.audio.shape[1]
         result["compare"] = {"student": args.compare_name or args.compare, "monotonicity": mono["compare"],
                              "monotonicity_paired": paired_monotonicity(mono, "student", "compare"),
