@@ -3,7 +3,9 @@
 ``conv1d(x, weight, bias, stride, padding)`` computes what ``torch.nn.functional.conv1d``
 computes (zero padding, stride 1 or 2, no dilation or groups), by FFT where that was
 measured faster and directly elsewhere; gradients flow to the input, the weight and the
-bias.
+bias. With ``negative_slope`` it computes ``F.leaky_relu(conv, negative_slope)``: the FFT
+path applies the activation to each output tile as it writes it, and its gradient mask to
+each block of the output gradient as it frames it, instead of two passes over the layer.
 
 The FFT path, for a layer with ``C`` input and ``O`` output channels and kernel ``K``:
 
@@ -167,21 +169,27 @@ def conv1d(
     scale: torch.Tensor | None = None,
     block: int | None | str = "auto",
     overwrite_input: bool = False,
+    negative_slope: float | None = None,
 ) -> torch.Tensor:
     """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain.
 
     ``scale`` (per output channel) computes ``scale[o] * conv(x, weight)[o] + bias[o]``: an
     eval-mode BatchNorm that the FFT path applies to each tile's taps, so that no scaled copy of
     the weights is needed. ``block``: ``"auto"`` (:func:`choose_block`), ``None`` (direct)
-    or the FFT length to use. ``overwrite_input`` as in :func:`fft_conv1d`.
+    or the FFT length to use. ``overwrite_input`` and ``negative_slope`` (a leaky ReLU after
+    the convolution, fused on the FFT path) as in :func:`fft_conv1d`.
     """
     if block == "auto":
         block = choose_block(x, weight, stride, padding)
     if block is None:
+        _check_slope(negative_slope)
         if scale is not None:
             weight = weight * scale.reshape(-1, 1, 1)
-        return F.conv1d(x, weight, bias, stride=stride, padding=padding)
-    return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale, overwrite_input=overwrite_input)
+        y = F.conv1d(x, weight, bias, stride=stride, padding=padding)
+        # In place on the fresh output: autograd keeps only the result (valid for a slope >= 0).
+        return y if negative_slope is None else F.leaky_relu(y, negative_slope, inplace=True)
+    return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale, overwrite_input=overwrite_input,
+                      negative_slope=negative_slope)
 
 
 def fft_conv1d(
@@ -194,6 +202,7 @@ def fft_conv1d(
     *,
     scale: torch.Tensor | None = None,
     overwrite_input: bool = False,
+    negative_slope: float | None = None,
 ) -> torch.Tensor:
     """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc).
 
@@ -201,6 +210,10 @@ def fft_conv1d(
     lets the result take ``x``'s memory when no graph is being built (every value of ``x``
     is read before any result is written): for a caller that drops ``x`` afterwards, such
     as the encoder when scoring, whose peak memory is then one activation lower.
+    ``negative_slope``: return ``F.leaky_relu(conv, negative_slope)`` instead (``>= 0``),
+    applied to each output tile while it is in cache; the backward masks the output gradient
+    by the result's sign as it frames it, so only the result is kept for it (it is also the
+    next layer's input in a network, which keeps it anyway).
     """
     if x.dim() != 3 or weight.dim() != 3 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"expected x [B, C, T] and weight [O, C, K] with the same C, got {tuple(x.shape)} and "
@@ -215,14 +228,16 @@ def fft_conv1d(
                          f"even with padding {padding}")
     if scale is not None and scale.requires_grad:
         raise ValueError("scale must not require gradients; fold a trainable BatchNorm into the weights instead")
+    _check_slope(negative_slope)
     device_type = x.device.type
     graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
 
     def convolve(x, weight, bias, scale):
         if overwrite_input and not graph:
             out_length = _out_length(x, weight, stride, padding)
-            return _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale, out=x)
-        return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block)
+            return _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale, out=x,
+                              negative_slope=negative_slope)
+        return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block, negative_slope)
 
     if torch.is_autocast_enabled(device_type):
         # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
@@ -230,6 +245,12 @@ def fft_conv1d(
             return convolve(x.float(), weight.float(), bias.float() if bias is not None else None,
                             scale.float() if scale is not None else None)
     return convolve(x, weight, bias, scale)
+
+
+def _check_slope(negative_slope: float | None) -> None:
+    if negative_slope is not None and not negative_slope >= 0:
+        # The gradient is masked by the result's sign, which says the input's only for a slope >= 0.
+        raise ValueError(f"negative_slope must be >= 0 (or None for no activation), got {negative_slope}")
 
 
 def _out_length(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> int:
@@ -336,13 +357,16 @@ def _run(tasks: list, device: torch.device) -> None:
         torch.set_num_threads(workers)
 
 
-def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int):
+def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: int, frame: int, block: int,
+                   gate: _Gate | None = None):
     """``[N/2 + 1, phases * C, B * blocks]``: spectra of the signal's blocks, channels ordered (phase, channel).
 
     The signal ``s`` is ``x`` moved right by ``shift`` zeros (negative: cropped) and
     zero-extended; phase ``p`` is ``s[phases * m + p]``. Block ``j`` of a phase is its
     ``frame`` samples from ``j * hop``, zero-extended to ``block`` for the FFT. Computed a
     few channels at a time, so that little more than the spectra themselves takes memory.
+    ``gate``: ``x`` is the gradient with respect to a fused leaky ReLU's result, whose mask
+    is applied as the blocks are framed (:func:`_padded`).
     """
     batch, channels, length = x.shape
     bins = block // 2 + 1
@@ -350,7 +374,8 @@ def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: i
     spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
 
     def task(first: int, stop: int) -> None:
-        part = F.pad(x[:, first:stop], (shift, phases * span - shift - length))
+        part = _padded(x[:, first:stop], shift, phases * span - shift - length,
+                       None if gate is None else (gate.output[:, first:stop], gate.slope))
         part = part.view(batch, stop - first, span, phases).permute(0, 3, 1, 2)  # [B, phases, c, span]
         part = torch.fft.rfft(part.unfold(-1, frame, hop), n=block)  # [B, phases, c, blocks, bins]
         spectra[:, :, first:stop].copy_(part.permute(4, 1, 2, 0, 3))
@@ -358,6 +383,27 @@ def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: i
     per_task = _per_workspace(4 * batch * phases * span * x.element_size())
     _run([partial(task, *c) for c in _chunks(channels, per_task, _workers())], x.device)
     return spectra.view(bins, phases * channels, batch * blocks)
+
+
+def _padded(x: torch.Tensor, left: int, right: int, gate: tuple[torch.Tensor, float] | None = None) -> torch.Tensor:
+    """``F.pad(x, (left, right))`` (negative amounts crop), and with ``gate = (y, slope)`` the leaky ReLU's gradient.
+
+    With a gate, ``x`` is the gradient with respect to ``y = leaky_relu(z, slope)`` (same shape)
+    and what is padded is the gradient with respect to ``z``: ``x`` where ``y > 0``, ``slope x``
+    elsewhere, computed as it is copied into the padded chunk (the same operation autograd
+    applies, one pass fewer over the layer and no fresh tensor of its size).
+    """
+    if gate is None:
+        return F.pad(x, (left, right))
+    y, slope = gate
+    start, stop = max(0, -left), x.shape[-1] - max(0, -right)
+    left, right = max(0, left), max(0, right)
+    out = x.new_empty(*x.shape[:-1], left + stop - start + right)
+    out[..., :left].zero_()
+    out[..., out.shape[-1] - right :].zero_()
+    torch.ops.aten.leaky_relu_backward.grad_input(x[..., start:stop], y[..., start:stop], slope, True,
+                                                  grad_input=out[..., left : left + stop - start])
+    return out
 
 
 def _phase_taps(weight: torch.Tensor, stride: int, rows: slice, phase: int | None, dtype, scale=None) -> torch.Tensor:
@@ -412,7 +458,7 @@ def _item_runs(first: int, stop: int, blocks: int) -> list[tuple[int, int, int, 
 
 
 def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, *, adjoint=False, bias=None, scale=None,
-               out=None, phase_target=None):
+               out=None, phase_target=None, negative_slope=None, gate=None):
     """The correlation with the polyphase filters ``w2`` of :func:`_phase_taps`, by overlap-save FFT.
 
     Forward: ``y[b, o, t] = bias[o] + scale[o] sum_{c,k} w[o, c, k] s[b, c, stride t + k]`` for
@@ -428,18 +474,26 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     ``out``: a tensor whose memory may hold the result (``x`` itself is allowed: the tasks
     only read the spectra, computed before), used when contiguous and large enough.
     ``phase_target`` (adjoint only): a ``[B, stride, C, out_length]`` view of any strides that
-    receives the result instead (e.g. the phases interleaved in the input gradient's memory);
-    ``None`` is then returned.
+    receives the result instead (e.g. the phases interleaved in the input gradient's memory),
+    and is returned. It may be a function that makes that view, called once the blocks are
+    framed (after the ``gate`` is released, so that the two are not held at once).
+    ``negative_slope`` (forward): a leaky ReLU on each output tile after the bias.
+    ``gate`` (adjoint): a :class:`_Gate`, ``x`` being the gradient with respect to its result;
+    the mask is applied as ``x``'s blocks are framed (:func:`_padded`), then the gate released.
     """
     batch = x.shape[0]
     out_channels, channels = weight.shape[:2]
     taps_per_phase = -(-weight.shape[-1] // stride)
     hop = block - taps_per_phase + 1
     blocks = -(-out_length // hop)
-    spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block)  # [bins, inner, M]
+    spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block, gate)  # [bins, inner, M]
+    if gate is not None:
+        gate.release()
     bins, inner = spectra.shape[:2]
     table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
     shape = (batch, stride * channels if adjoint else out_channels, out_length)
+    if callable(phase_target):
+        phase_target = phase_target()
     if phase_target is not None:
         if not adjoint or phase_target.shape != (batch, stride, channels, out_length):
             raise ValueError(f"phase_target must be an adjoint's [B, stride, C, T] = {(batch, stride, channels, out_length)}"
@@ -480,7 +534,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
             if whole < j1:
                 parts.append((target[..., whole * hop :], source[:, :, whole - j0, : out_length - whole * hop]))
             for destination, piece in parts:
-                _epilogue(destination, piece, bias, first, stop)
+                _epilogue(destination, piece, bias, first, stop, negative_slope)
 
     rows_per_task = max(1, FILTER_BYTES // (bins * inner * item))
     row_count = channels if adjoint else out_channels
@@ -502,7 +556,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         for index in range(max(map(len, tiles))):
             tasks += [row[index] for row in tiles if index < len(row)]
     _run(tasks, x.device)
-    return y
+    return phase_target if y is None else y
 
 
 class _Shared:
@@ -524,12 +578,18 @@ class _Shared:
                 self._value = None
 
 
-def _epilogue(destination, source, bias, first: int, stop: int) -> None:
-    """``destination = source + bias`` per output channel (dimension 1), the bias optional."""
+def _epilogue(destination, source, bias, first: int, stop: int, negative_slope: float | None = None) -> None:
+    """``destination = source + bias`` per output channel (dimension 1), the bias optional, then the leaky ReLU if any.
+
+    The activation runs on the tile just written, while it is in cache, rather than as a pass
+    over the whole layer afterwards.
+    """
     if bias is not None:
         torch.add(source, bias[first:stop].view((-1,) + (1,) * (source.dim() - 2)), out=destination)
     else:
         destination.copy_(source)
+    if negative_slope is not None:
+        F.leaky_relu_(destination, negative_slope)
 
 
 def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, block: int) -> torch.Tensor:
@@ -560,18 +620,47 @@ def _correlation_weight_grad(grad, x, stride: int, shift: int, kernel: int, bloc
     return out
 
 
+class _Gate:
+    """A fused leaky ReLU's result ``output`` and ``slope``, for the mask of its gradient (:func:`_padded`).
+
+    :func:`_correlate` calls :meth:`release` once the blocks are framed: when no one else holds
+    the result (the graph is not kept), its memory is then free for the products.
+    """
+
+    def __init__(self, output: torch.Tensor, slope: float):
+        self.output, self.slope = output, slope
+
+    def release(self) -> None:
+        self.output = None
+
+
+def _graph_kept() -> bool:
+    """Whether the running backward keeps the graph (``retain_graph=True``); assumed so where torch cannot say."""
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return True if keep_graph is None else bool(keep_graph())
+
+
 def _phase_length(out_length: int, kernel: int, stride: int) -> int:
     return out_length + -(-kernel // stride) - 1
 
 
 class _FFTConv1d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, scale, stride, padding, block):
-        y = _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block, bias=bias, scale=scale)
+    def forward(ctx, x, weight, bias, scale, stride, padding, block, negative_slope):
+        y = _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block, bias=bias, scale=scale,
+                       negative_slope=negative_slope)
         ctx.stride, ctx.padding, ctx.block, ctx.length = stride, padding, block, x.shape[-1]
         # The input is kept only for the weight gradient; in the encoder it is the previous
-        # layer's in-place leaky-ReLU output, which autograd keeps anyway.
+        # layer's leaky-ReLU output, kept anyway as that layer's result (for its activation's
+        # gradient mask): one stored activation per layer.
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight, scale)
+        # The result, for the activation's gradient mask, is held as a detached alias rather than
+        # saved, so that the backward can let it go once the output gradient's blocks are framed
+        # (as autograd's own leaky-ReLU node frees it before the convolution's backward starts);
+        # the alias shares the result's version counter, so in-place changes are still caught.
+        ctx.negative_slope = negative_slope
+        if negative_slope is not None:
+            ctx.output, ctx.output_version = y.detach(), y._version
         return y
 
     @staticmethod
@@ -581,24 +670,47 @@ class _FFTConv1d(torch.autograd.Function):
         stride, padding, block, length = ctx.stride, ctx.padding, ctx.block, ctx.length
         kernel = weight.shape[-1]
         grad_x = grad_weight = grad_bias = None
+        gate = None
+        if ctx.negative_slope is not None:
+            output = ctx.output
+            if output._version != ctx.output_version:
+                raise RuntimeError("the result of fft_conv1d with negative_slope was modified in place after it was "
+                                   "computed, but its gradient needs it: modify a copy (result.clone()) instead")
+            if not _graph_kept():
+                ctx.output = None
+            if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+                # The bias and weight gradients read the masked gradient whole: made once (training).
+                grad = torch.ops.aten.leaky_relu_backward(grad, output, ctx.negative_slope, True)
+            else:
+                # Input gradient only (a loss): the mask is applied as the blocks are framed.
+                gate = _Gate(output, ctx.negative_slope)
+            del output
         if ctx.needs_input_grad[2]:
             grad_bias = grad.sum(dim=(0, 2))
-        grad = grad.contiguous()
+        if gate is None:
+            grad = grad.contiguous()
+        # else read with its strides by the framing (e.g. a stride-2 layer's input gradient, a
+        # cropped view): a contiguous copy would be one more activation held during the backward.
         if ctx.needs_input_grad[0]:
             # The scale goes into the flipped filters' taps: no pass over the output gradient.
             if stride == 1:
-                grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True, scale=scale)
+                grad_x = _correlate(grad, weight, 1, kernel - 1 - padding, length, block, adjoint=True, scale=scale,
+                                    gate=gate)
             else:
                 # Gradient of each phase, then interleaved back and cropped to the input.
                 taps_per_phase = -(-kernel // stride)
                 phase_length = _phase_length(grad.shape[-1], kernel, stride)
                 # Written straight into their interleaved places (no pass to interleave them),
-                # then cropped to the input by a view when the padding allows.
+                # then cropped to the input by a view when the padding allows. Allocated only once
+                # the output gradient's blocks are framed (the fused activation's result is let go then).
                 batch, channels = grad.shape[0], weight.shape[1]
-                interleaved = grad.new_empty(batch, channels, phase_length, stride)
-                _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True, scale=scale,
-                           phase_target=interleaved.permute(0, 3, 1, 2))
-                interleaved = interleaved.view(batch, channels, stride * phase_length)
+
+                def interleaved_phases():
+                    return grad.new_empty(batch, channels, phase_length, stride).permute(0, 3, 1, 2)
+
+                phases = _correlate(grad, weight, stride, taps_per_phase - 1, phase_length, block, adjoint=True,
+                                    scale=scale, phase_target=interleaved_phases, gate=gate)
+                interleaved = phases.permute(0, 2, 3, 1).view(batch, channels, stride * phase_length)
                 if stride * phase_length >= length + padding:
                     grad_x = interleaved[..., padding : padding + length]
                 else:
@@ -606,4 +718,4 @@ class _FFTConv1d(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             scaled = grad if scale is None else grad * scale.view(-1, 1)
             grad_weight = _correlation_weight_grad(scaled, x, stride, padding, kernel, block)
-        return grad_x, grad_weight, grad_bias, None, None, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None

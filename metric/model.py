@@ -35,7 +35,8 @@ measurements in docs/performance.md):
 * in eval mode BatchNorm is folded into the convolution's weights and bias
   (cached for frozen layers; on the FFT path its scale is applied to the output
   instead, so that no scaled copy of the weights is kept), and the leaky ReLU runs
-  in place;
+  in place (on the FFT path on each output tile as it is written, and its gradient mask
+  on each block of the output gradient as it is framed);
 * wide layers on long enough inputs are convolved by FFT (:mod:`metric.fftconv`,
   where measured faster; the same sums in another order);
 * without a graph, long inputs are encoded chunk by chunk with enough context
@@ -313,10 +314,13 @@ class Encoder(nn.Module):
         state["_folded_cache"] = {}  # derived data: never pickled or deep-copied (copy.deepcopy uses this too)
         return state
 
-    def _convolve(self, i: int, x: torch.Tensor, out_channels: int, stride: int, overwrite_input: bool = False):
-        """Layer ``i``'s convolution and BatchNorm (folded in eval mode), by FFT where :mod:`metric.fftconv` chooses.
+    def _layer(self, i: int, x: torch.Tensor, out_channels: int, stride: int, overwrite_input: bool = False):
+        """Layer ``i``: convolution, BatchNorm (folded in eval mode) and leaky ReLU, by FFT where :mod:`metric.fftconv` chooses.
 
         ``overwrite_input``: ``x`` is not needed afterwards (see :func:`metric.fftconv.fft_conv1d`).
+        The leaky ReLU runs in place (fused into the FFT path's output tiles with BatchNorm
+        folded): autograd keeps only the result (valid for a slope > 0), which is also the next
+        convolution's saved input — one stored activation per layer.
         """
         conv, norm = self.convs[i], self.norms[i]
         padding = conv.padding[0]
@@ -324,21 +328,21 @@ class Encoder(nn.Module):
         folded = self._layer_weights(i, out_channels, scaled=block is not None)
         if folded is not None:
             weight, bias, scale = folded
-            x = fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block, overwrite_input=overwrite_input)
-        else:
-            x = fftconv.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride, padding, block=block)
-            mean, var = norm.running_mean, norm.running_var
-            x = F.batch_norm(
-                x,
-                mean[:out_channels] if mean is not None else None,
-                var[:out_channels] if var is not None else None,
-                norm.weight[:out_channels] if norm.weight is not None else None,
-                norm.bias[:out_channels] if norm.bias is not None else None,
-                training=norm.training or mean is None,
-                momentum=norm.momentum if norm.momentum is not None else 0.0,
-                eps=norm.eps,
-            )
-        return x
+            return fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block,
+                                  overwrite_input=overwrite_input, negative_slope=LEAKY_SLOPE)
+        x = fftconv.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride, padding, block=block)
+        mean, var = norm.running_mean, norm.running_var
+        x = F.batch_norm(
+            x,
+            mean[:out_channels] if mean is not None else None,
+            var[:out_channels] if var is not None else None,
+            norm.weight[:out_channels] if norm.weight is not None else None,
+            norm.bias[:out_channels] if norm.bias is not None else None,
+            training=norm.training or mean is None,
+            momentum=norm.momentum if norm.momentum is not None else 0.0,
+            eps=norm.eps,
+        )
+        return F.leaky_relu(x, LEAKY_SLOPE, inplace=True)
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor | None = None, acoustic_only: bool = False):
         """Last-layer feature map and its per-item valid lengths (``None`` when unpadded).
@@ -359,10 +363,7 @@ class Encoder(nn.Module):
             stride = self.stride(i)
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
             # Every input but the caller's own waveform is dropped once convolved.
-            x = self._convolve(i, x, out_channels, stride, overwrite_input=i > 0)
-            # In place on a fresh tensor: autograd keeps only the output (valid for slope > 0),
-            # which is also the next convolution's saved input — one stored activation per layer.
-            x = F.leaky_relu(x, LEAKY_SLOPE, inplace=True)
+            x = self._layer(i, x, out_channels, stride, overwrite_input=i > 0)
             if stride > 1 and lengths is not None:
                 lengths = _decimated(lengths, stride)
         return x, lengths
