@@ -58,7 +58,8 @@ def test_gradcheck(stride):
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("tile_columns", [5, 40])
-def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch, workers, stride, tile_columns):
+@pytest.mark.parametrize("slope", [None, 0.1])
+def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch, workers, stride, tile_columns, slope):
     # Budgets small enough for several tasks of output channels and several column tiles: of
     # 5 columns (several per item, across item boundaries) or up to 40 (a whole item and parts
     # of the next), run on one or two worker threads.
@@ -70,12 +71,103 @@ def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch
     w = torch.randn(7, 8, 15, dtype=torch.float64, requires_grad=True)
     b = torch.randn(7, dtype=torch.float64, requires_grad=True)
     expected = F.conv1d(x, w, b, stride=stride, padding=7)
-    got = fft_conv1d(x, w, b, stride, 7, 32)
+    if slope is not None:
+        expected = F.leaky_relu(expected, slope)
+    got = fft_conv1d(x, w, b, stride, 7, 32, negative_slope=slope)
     assert _rel(got, expected) < 1e-13
     upstream = torch.randn_like(expected)
-    for mine, theirs in zip(torch.autograd.grad(got, (x, w, b), upstream),
-                            torch.autograd.grad(expected, (x, w, b), upstream)):
-        assert _rel(mine, theirs) < 1e-13
+    # Each input alone (the fused activation's mask applied as the blocks are framed), and all three.
+    for inputs in ((x,), (w,), (x, w, b)):
+        for mine, theirs in zip(torch.autograd.grad(got, inputs, upstream, retain_graph=True),
+                                torch.autograd.grad(expected, inputs, upstream, retain_graph=True)):
+            assert _rel(mine, theirs) < 1e-13
+
+
+# ----------------------------------------------------------------------------- the fused leaky ReLU
+def _fused_case(stride, with_bias, with_scale, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(10 * stride + 2 * with_bias + with_scale)
+    x = torch.randn(3, 6, 203, dtype=dtype, generator=generator)
+    w = torch.randn(6, 6, 15, dtype=dtype, generator=generator) / 5
+    b = torch.randn(6, dtype=dtype, generator=generator) if with_bias else None
+    scale = torch.rand(6, dtype=dtype, generator=generator) + 0.5 if with_scale else None
+    return x, w, b, scale
+
+
+def _separate(x, w, b, scale, stride):
+    weight = w if scale is None else w * scale[:, None, None]
+    return F.leaky_relu(F.conv1d(x, weight, b, stride=stride, padding=7), 0.1)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("with_scale", [False, True])
+def test_fused_leaky_relu_equals_the_separate_operations_with_all_gradients(stride, with_bias, with_scale):
+    # Input gradient alone (a loss: the mask applied as the output gradient is framed) and
+    # with the weight and bias gradients (training: the masked gradient made once).
+    x, w, b, scale = _fused_case(stride, with_bias, with_scale)
+    for trained in (False, True):
+        leaves = [t.clone().requires_grad_(trained or t is x) if t is not None else None for t in (x, w, b)]
+        xs, ws, bs = leaves
+        got = fft_conv1d(xs, ws, bs, stride, 7, 32, scale=scale, negative_slope=0.1)
+        expected = _separate(xs, ws, bs, scale, stride)
+        assert _rel(got, expected) < 1e-13
+        assert (expected < 0).any() and (expected > 0).any()  # both sides of the kink are exercised
+        # An upstream gradient with strides, as a stride-2 layer's cropped input gradient is.
+        upstream = torch.randn(*expected.shape[:-1], 2 * expected.shape[-1], dtype=x.dtype)[..., ::2]
+        inputs = [t for t in leaves if t is not None and t.requires_grad]
+        for mine, theirs in zip(torch.autograd.grad(got, inputs, upstream),
+                                torch.autograd.grad(expected, inputs, upstream)):
+            assert _rel(mine, theirs) < 1e-13
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("trained", [False, True])
+def test_fused_leaky_relu_gradcheck(stride, trained):
+    x, w, b, scale = _fused_case(stride, True, True)
+    x, w, b, scale = x[:2, :3, :40].clone(), w[:4, :3].clone(), b[:4].clone(), scale[:4]
+    x.requires_grad_(True)
+    w.requires_grad_(trained), b.requires_grad_(trained)
+    with torch.no_grad():
+        z = F.conv1d(x, w * scale[:, None, None], b, stride=stride, padding=7)
+    # Away from the kink, where the finite differences of a leaky ReLU are defined.
+    assert z.abs().min() > 1e-3 and (z < 0).any() and (z > 0).any()
+
+    def fused(*args):
+        xs, ws, bs = args if trained else (args[0], w, b)
+        return fft_conv1d(xs, ws, bs, stride, 7, 32, scale=scale, negative_slope=0.1)
+
+    assert torch.autograd.gradcheck(fused, (x, w, b) if trained else (x,))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fused_leaky_relu_without_a_graph_may_overwrite_the_input(stride):
+    x, w, b, scale = _fused_case(stride, True, True)
+    expected = _separate(x, w, b, scale, stride)
+    with torch.no_grad():
+        got = fft_conv1d(x, w, b, stride, 7, 64, scale=scale, overwrite_input=True, negative_slope=0.1)
+    assert got.data_ptr() == x.data_ptr()
+    assert _rel(got, expected) < 1e-13
+
+
+def test_fused_leaky_relu_keeps_its_result_for_a_second_backward_and_catches_in_place_changes():
+    x, w, b, _ = _fused_case(1, True, False)
+    x.requires_grad_(True)
+    y = fft_conv1d(x, w, b, 1, 7, 32, negative_slope=0.1)
+    upstream = torch.randn_like(y)
+    (first,) = torch.autograd.grad(y, x, upstream, retain_graph=True)
+    (second,) = torch.autograd.grad(y, x, upstream)
+    assert torch.equal(first, second)
+    assert _rel(first, torch.autograd.grad(_separate(x, w, b, None, 1), x, upstream)[0]) < 1e-13
+    y = fft_conv1d(x, w, b, 1, 7, 32, negative_slope=0.1)
+    y.detach().mul_(2)  # the mask would be read from changed values
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+
+
+def test_fused_leaky_relu_rejects_a_negative_slope():
+    for conv in (fftconv.conv1d, fft_conv1d):
+        with pytest.raises(ValueError, match="negative_slope must be >= 0"):
+            conv(torch.zeros(1, 2, 100), torch.zeros(3, 2, 15), padding=7, negative_slope=-0.1)
 
 
 def test_column_tiles_are_equal_and_their_item_runs_cover_each_column_once():
