@@ -67,19 +67,20 @@ def test_tiled_and_threaded_work_gives_the_same_values_and_gradients(monkeypatch
     monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 7 * (17 * 16 + 32 * 8) * (8 if tile_columns > 5 else 1))
     monkeypatch.setattr(fftconv, "TILE_COLUMNS", tile_columns)
     monkeypatch.setattr(fftconv, "_workers", lambda: workers)
-    x = torch.randn(3, 8, 301, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(7, 8, 15, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(7, dtype=torch.float64, requires_grad=True)
-    expected = F.conv1d(x, w, b, stride=stride, padding=7)
-    if slope is not None:
-        expected = F.leaky_relu(expected, slope)
-    got = fft_conv1d(x, w, b, stride, 7, 32, negative_slope=slope)
-    assert _rel(got, expected) < 1e-13
-    upstream = torch.randn_like(expected)
-    # Each input alone (the fused activation's mask applied as the blocks are framed), and all three.
-    for inputs in ((x,), (w,), (x, w, b)):
-        for mine, theirs in zip(torch.autograd.grad(got, inputs, upstream, retain_graph=True),
-                                torch.autograd.grad(expected, inputs, upstream, retain_graph=True)):
+    x = torch.randn(3, 8, 301, dtype=torch.float64)
+    w = torch.randn(7, 8, 15, dtype=torch.float64)
+    b = torch.randn(7, dtype=torch.float64)
+    # Frozen weights (a loss: a fused activation's mask applied as the blocks are framed) and trainable ones.
+    for trained in (False, True):
+        leaves = (x.clone().requires_grad_(True), w.clone().requires_grad_(trained), b.clone().requires_grad_(trained))
+        expected = F.conv1d(*leaves, stride=stride, padding=7)
+        if slope is not None:
+            expected = F.leaky_relu(expected, slope)
+        got = fft_conv1d(*leaves, stride, 7, 32, negative_slope=slope)
+        assert _rel(got, expected) < 1e-13
+        upstream = torch.randn_like(expected)
+        inputs = leaves if trained else leaves[:1]
+        for mine, theirs in zip(torch.autograd.grad(got, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
             assert _rel(mine, theirs) < 1e-13
 
 
