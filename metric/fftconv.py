@@ -170,8 +170,7 @@ def conv1d(
     block: int | None | str = "auto",
     overwrite_input: bool = False,
     negative_slope: float | None = None,
-    reference: torch.Tensor | None = None,
-):
+) -> torch.Tensor:
     """``F.conv1d(x, weight, bias, stride, padding)``, by FFT where the measured rule (:data:`RULES`) predicts a gain.
 
     ``scale`` (per output channel) computes ``scale[o] * conv(x, weight)[o] + bias[o]``: an
@@ -179,33 +178,18 @@ def conv1d(
     the weights is needed. ``block``: ``"auto"`` (:func:`choose_block`), ``None`` (direct)
     or the FFT length to use. ``overwrite_input`` and ``negative_slope`` (a leaky ReLU after
     the convolution, fused on the FFT path) as in :func:`fft_conv1d`.
-
-    ``reference`` (``x``'s shape): also convolve it, without a graph, and return the pair
-    ``(conv(x), conv(reference))``. On the FFT path both go through one pass (see
-    :func:`fft_conv1d`): the filters' spectra are made once for both, and the two inputs'
-    blocks are more column tiles of the same row tiles, in one set of parallel tasks. The
-    block is chosen as for ``x`` alone (the rule's choice for ``2 B`` items, N=128 instead of
-    64 on the 512-channel layers, was measured slower; docs/performance.md), so each input's
-    result is what it would be alone. The direct path convolves them one after the other.
     """
-    if reference is not None and reference.shape != x.shape:
-        raise ValueError(f"reference must have x's shape {tuple(x.shape)}, got {tuple(reference.shape)}")
     if block == "auto":
         block = choose_block(x, weight, stride, padding)
     if block is None:
         _check_slope(negative_slope)
         if scale is not None:
             weight = weight * scale.reshape(-1, 1, 1)
-        results = [F.conv1d(x, weight, bias, stride=stride, padding=padding)]
-        if reference is not None:
-            with torch.no_grad():
-                results.append(F.conv1d(reference, weight, bias, stride=stride, padding=padding))
-        if negative_slope is not None:
-            # In place on the fresh output: autograd keeps only the result (valid for a slope >= 0).
-            results = [F.leaky_relu(y, negative_slope, inplace=True) for y in results]
-        return results[0] if reference is None else tuple(results)
+        y = F.conv1d(x, weight, bias, stride=stride, padding=padding)
+        # In place on the fresh output: autograd keeps only the result (valid for a slope >= 0).
+        return y if negative_slope is None else F.leaky_relu(y, negative_slope, inplace=True)
     return fft_conv1d(x, weight, bias, stride, padding, block, scale=scale, overwrite_input=overwrite_input,
-                      negative_slope=negative_slope, reference=reference)
+                      negative_slope=negative_slope)
 
 
 def fft_conv1d(
@@ -219,8 +203,7 @@ def fft_conv1d(
     scale: torch.Tensor | None = None,
     overwrite_input: bool = False,
     negative_slope: float | None = None,
-    reference: torch.Tensor | None = None,
-):
+) -> torch.Tensor:
     """``F.conv1d`` computed by overlap-save FFT with ``block``-sample blocks (see the module doc).
 
     ``scale`` as in :func:`conv1d`; it must not require gradients. ``overwrite_input=True``
@@ -231,9 +214,6 @@ def fft_conv1d(
     applied to each output tile while it is in cache; the backward masks the output gradient
     by the result's sign as it frames it, so only the result is kept for it (it is also the
     next layer's input in a network, which keeps it anyway).
-    ``reference``: a second input of ``x``'s shape, convolved in the same pass and never with
-    a graph (its result may take its memory with ``overwrite_input``, also when ``x``'s
-    builds one); the result is then the pair ``(conv(x), conv(reference))``.
     """
     if x.dim() != 3 or weight.dim() != 3 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"expected x [B, C, T] and weight [O, C, K] with the same C, got {tuple(x.shape)} and "
@@ -252,28 +232,19 @@ def fft_conv1d(
     device_type = x.device.type
     graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
 
-    if reference is not None and reference.shape != x.shape:
-        raise ValueError(f"reference must have x's shape {tuple(x.shape)}, got {tuple(reference.shape)}")
-
-    def convolve(x, weight, bias, scale, reference):
-        if graph:
-            if reference is None:
-                return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block, negative_slope)
-            passenger = _Passenger(reference, reference if overwrite_input else None)
-            y = _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block, negative_slope, passenger)
-            return y, passenger.result
-        out_length = _out_length(x, weight, stride, padding)
-        inputs = x if reference is None else (x, reference)
-        return _correlate(inputs, weight, stride, padding, out_length, block, bias=bias, scale=scale,
-                          out=inputs if overwrite_input else None, negative_slope=negative_slope)
+    def convolve(x, weight, bias, scale):
+        if overwrite_input and not graph:
+            out_length = _out_length(x, weight, stride, padding)
+            return _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale, out=x,
+                              negative_slope=negative_slope)
+        return _FFTConv1d.apply(x, weight, bias, scale, stride, padding, block, negative_slope)
 
     if torch.is_autocast_enabled(device_type):
         # FFTs and the spectral products in float32: bfloat16 spectra would lose ~3 digits.
         with torch.autocast(device_type, enabled=False):
             return convolve(x.float(), weight.float(), bias.float() if bias is not None else None,
-                            scale.float() if scale is not None else None,
-                            reference.float() if reference is not None else None)
-    return convolve(x, weight, bias, scale, reference)
+                            scale.float() if scale is not None else None)
+    return convolve(x, weight, bias, scale)
 
 
 def _check_slope(negative_slope: float | None) -> None:
@@ -396,30 +367,22 @@ def _block_spectra(x: torch.Tensor, shift: int, phases: int, blocks: int, hop: i
     few channels at a time, so that little more than the spectra themselves takes memory.
     ``gate``: ``x`` is the gradient with respect to a fused leaky ReLU's result, whose mask
     is applied as the blocks are framed (:func:`_padded`).
-    ``x`` may be a tuple of inputs of one shape (no ``gate``): the result is then the tuple of
-    their spectra, computed in one set of parallel tasks. (Separate tensors, not one: glibc
-    maps every allocation above 32 MiB afresh, and the first writes into new pages cost as
-    much as the copy itself; docs/performance.md.)
     """
-    inputs = x if isinstance(x, tuple) else (x,)
-    batch, channels, length = inputs[0].shape
+    batch, channels, length = x.shape
     bins = block // 2 + 1
     span = (blocks - 1) * hop + frame
-    spectra = [torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(inputs[0].dtype),
-                           device=inputs[0].device) for _ in inputs]
+    spectra = torch.empty(bins, phases, channels, batch, blocks, dtype=_complex(x.dtype), device=x.device)
 
-    def task(side: int, first: int, stop: int) -> None:
-        part = _padded(inputs[side][:, first:stop], shift, phases * span - shift - length,
+    def task(first: int, stop: int) -> None:
+        part = _padded(x[:, first:stop], shift, phases * span - shift - length,
                        None if gate is None else (gate.output[:, first:stop], gate.slope))
         part = part.view(batch, stop - first, span, phases).permute(0, 3, 1, 2)  # [B, phases, c, span]
         part = torch.fft.rfft(part.unfold(-1, frame, hop), n=block)  # [B, phases, c, blocks, bins]
-        spectra[side][:, :, first:stop].copy_(part.permute(4, 1, 2, 0, 3))
+        spectra[:, :, first:stop].copy_(part.permute(4, 1, 2, 0, 3))
 
-    per_task = _per_workspace(4 * batch * phases * span * inputs[0].element_size())
-    chunks = _chunks(channels, per_task, _workers())
-    _run([partial(task, side, *c) for side in range(len(inputs)) for c in chunks], inputs[0].device)
-    spectra = tuple(s.view(bins, phases * channels, batch * blocks) for s in spectra)
-    return spectra if isinstance(x, tuple) else spectra[0]
+    per_task = _per_workspace(4 * batch * phases * span * x.element_size())
+    _run([partial(task, *c) for c in _chunks(channels, per_task, _workers())], x.device)
+    return spectra.view(bins, phases * channels, batch * blocks)
 
 
 def _padded(x: torch.Tensor, left: int, right: int, gate: tuple[torch.Tensor, float] | None = None) -> torch.Tensor:
@@ -510,9 +473,6 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     PRODUCT_BYTES`` per worker thread.
     ``out``: a tensor whose memory may hold the result (``x`` itself is allowed: the tasks
     only read the spectra, computed before), used when contiguous and large enough.
-    Forward of several inputs: ``x`` a tuple of inputs of one shape, ``out`` ``None`` or a
-    tuple (one entry per input, each ``None`` or as above); their blocks are more column tiles
-    of each row tile (its filters' spectra made once for all) and the result is a tuple.
     ``phase_target`` (adjoint only): a ``[B, stride, C, out_length]`` view of any strides that
     receives the result instead (e.g. the phases interleaved in the input gradient's memory),
     and is returned. It may be a function that makes that view, called once the blocks are
@@ -521,34 +481,31 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     ``gate`` (adjoint): a :class:`_Gate`, ``x`` being the gradient with respect to its result;
     the mask is applied as ``x``'s blocks are framed (:func:`_padded`), then the gate released.
     """
-    several = isinstance(x, tuple)
-    inputs, outs = (x, out or (None,) * len(x)) if several else ((x,), (out,))
-    x = inputs[0]
     batch = x.shape[0]
     out_channels, channels = weight.shape[:2]
     taps_per_phase = -(-weight.shape[-1] // stride)
     hop = block - taps_per_phase + 1
     blocks = -(-out_length // hop)
-    spectra = _block_spectra(inputs, shift, 1 if adjoint else stride, blocks, hop, block, block, gate)  # [bins, inner, M] each
+    spectra = _block_spectra(x, shift, 1 if adjoint else stride, blocks, hop, block, block, gate)  # [bins, inner, M]
     if gate is not None:
         gate.release()
-    bins, inner = spectra[0].shape[:2]
+    bins, inner = spectra.shape[:2]
     table = _phase_table(taps_per_phase, block, adjoint, x.dtype, x.device)
     shape = (batch, stride * channels if adjoint else out_channels, out_length)
     if callable(phase_target):
         phase_target = phase_target()
     if phase_target is not None:
-        if not adjoint or several or phase_target.shape != (batch, stride, channels, out_length):
+        if not adjoint or phase_target.shape != (batch, stride, channels, out_length):
             raise ValueError(f"phase_target must be an adjoint's [B, stride, C, T] = {(batch, stride, channels, out_length)}"
                              f" view, got {tuple(phase_target.shape)}")
-        ys = by_phase = [phase_target]
+        y = None
+    elif out is not None and out.is_contiguous() and out.dtype == x.dtype and out.numel() >= math.prod(shape):
+        y = out.view(-1)[: math.prod(shape)].view(shape)
     else:
-        ys = [o.view(-1)[: math.prod(shape)].view(shape)
-              if o is not None and o.is_contiguous() and o.dtype == x.dtype and o.numel() >= math.prod(shape)
-              else torch.empty(shape, dtype=x.dtype, device=x.device) for o in outs]
-        # Output channels by phase: [B, phases, rows, T] (one phase but for the adjoint of stride 2).
-        by_phase = [y.view(batch, stride if adjoint else 1, -1, out_length) for y in ys]
-    item = spectra[0].element_size()
+        y = torch.empty(shape, dtype=x.dtype, device=x.device)
+    # Output channels by phase: [B, phases, rows, T] (one phase but for the adjoint of stride 2).
+    by_phase = phase_target if y is None else y.view(batch, stride if adjoint else 1, -1, out_length)
+    item = spectra.element_size()
     # Per column and row of a tile: its products, their bins-last copy and its output block.
     columns_per_row = max(1, PRODUCT_BYTES // (2 * bins * item + block * x.element_size()))  # per task
 
@@ -557,10 +514,10 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         filters = (table @ taps.view(taps_per_phase, -1)).view(bins, *taps.shape[1:])
         return filters.mT if adjoint else filters
 
-    def mix(shared: _Shared, phase: int | None, first: int, stop: int, side: int, c0: int, c1: int) -> None:
+    def mix(shared: _Shared, phase: int | None, first: int, stop: int, c0: int, c1: int) -> None:
         phase_index = phase if adjoint else 0
         rows = stop - first
-        mixed = torch.matmul(shared.get(), spectra[side][..., c0:c1])
+        mixed = torch.matmul(shared.get(), spectra[..., c0:c1])
         shared.release()
         # Bins last before the inverse FFT: MKL's transform along the first dimension ran at
         # a quarter of its rate along the last, and the output blocks then come out with
@@ -571,7 +528,7 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
         for b0, b1, j0, j1, offset in _item_runs(c0, c1, blocks):
             source = outputs[:, offset : offset + (b1 - b0) * (j1 - j0)]
             source = source.view(rows, b1 - b0, j1 - j0, hop).transpose(0, 1)  # [items, rows, blocks, hop]
-            target = by_phase[side][b0:b1, phase_index, first:stop]
+            target = by_phase[b0:b1, phase_index, first:stop]
             whole = min(j1, out_length // hop)  # blocks wholly inside the output
             parts = [(target[..., j0 * hop : whole * hop].unflatten(-1, (whole - j0, hop)), source[:, :, : whole - j0])]
             if whole < j1:
@@ -593,14 +550,13 @@ def _correlate(x, weight, stride: int, shift: int, out_length: int, block: int, 
     for group in range(0, len(row_tiles), _workers()):
         tiles = []
         for phase, first, stop in row_tiles[group : group + _workers()]:
-            per_tile = max(1, min(TILE_COLUMNS, columns_per_row // (stop - first)))
-            columns = [(side, *c) for side in range(len(inputs)) for c in _column_tiles(batch, blocks, per_tile)]
+            columns = _column_tiles(batch, blocks, max(1, min(TILE_COLUMNS, columns_per_row // (stop - first))))
             shared = _Shared(partial(make_filters, phase, first, stop), len(columns))
             tiles.append([partial(mix, shared, phase, first, stop, *c) for c in columns])
         for index in range(max(map(len, tiles))):
             tasks += [row[index] for row in tiles if index < len(row)]
     _run(tasks, x.device)
-    return tuple(ys) if several else ys[0]
+    return phase_target if y is None else y
 
 
 class _Shared:
@@ -688,29 +644,11 @@ def _phase_length(out_length: int, kernel: int, stride: int) -> int:
     return out_length + -(-kernel // stride) - 1
 
 
-@dataclass
-class _Passenger:
-    """An input convolved in the same pass as a differentiable one but without a graph, and its result.
-
-    Handed to :class:`_FFTConv1d` inside this object, so that autograd neither tracks it nor
-    sees its memory taken by the result (``out``, as in :func:`_correlate`).
-    """
-
-    x: torch.Tensor
-    out: torch.Tensor | None = None
-    result: torch.Tensor | None = None
-
-
 class _FFTConv1d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, scale, stride, padding, block, negative_slope, passenger=None):
-        out_length = _out_length(x, weight, stride, padding)
-        if passenger is None:
-            y = _correlate(x, weight, stride, padding, out_length, block, bias=bias, scale=scale,
-                           negative_slope=negative_slope)
-        else:
-            y, passenger.result = _correlate((x, passenger.x), weight, stride, padding, out_length, block, bias=bias,
-                                             scale=scale, out=(None, passenger.out), negative_slope=negative_slope)
+    def forward(ctx, x, weight, bias, scale, stride, padding, block, negative_slope):
+        y = _correlate(x, weight, stride, padding, _out_length(x, weight, stride, padding), block, bias=bias, scale=scale,
+                       negative_slope=negative_slope)
         ctx.stride, ctx.padding, ctx.block, ctx.length = stride, padding, block, x.shape[-1]
         # The input is kept only for the weight gradient; in the encoder it is the previous
         # layer's leaky-ReLU output, kept anyway as that layer's result (for its activation's
@@ -780,4 +718,4 @@ class _FFTConv1d(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             scaled = grad if scale is None else grad * scale.view(-1, 1)
             grad_weight = _correlation_weight_grad(scaled, x, stride, padding, kernel, block)
-        return grad_x, grad_weight, grad_bias, None, None, None, None, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None

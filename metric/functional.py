@@ -20,7 +20,7 @@ from typing import Union
 import torch
 
 from .audio import ArrayLike, LengthsLike, PreparedBatch, check_pair, check_prepared_pair, to_model_input
-from .model import CDPAMNetwork, long_input
+from .model import CDPAMNetwork
 from .weights import NAMED_WEIGHTS, load_network
 
 Weights = Union[str, Path, CDPAMNetwork]
@@ -131,18 +131,8 @@ def distance_from_prepared(network: CDPAMNetwork, reference: PreparedBatch, esti
     """Distance between two :class:`~metric.audio.PreparedBatch` es with ``network``.
 
     As a loss, the reference branch builds no graph unless the reference itself requires
-    gradients; the network's weights never do. As a loss (the estimate needs a graph, the
-    reference none) on inputs of one shape short enough to be encoded whole, both go through
-    the encoder together (:meth:`Encoder.pooled_pair <metric.model.Encoder.pooled_pair>`:
-    one pass per layer for both, the same values); otherwise one after the other (scoring
-    too: together, both inputs' activations and spectra would be held at once, ~80 MiB more
-    at its peak; docs/performance.md).
+    gradients; the network's weights never do.
     """
-    graph = torch.is_grad_enabled()
-    if (graph and estimate.waveform.requires_grad and not reference.waveform.requires_grad
-            and reference.waveform.shape == estimate.waveform.shape and not long_input(reference.waveform)):
-        pair = network.acoustic_embedding_pair(reference.waveform, estimate.waveform, reference.lengths, estimate.lengths)
-        return network.lossnet(*pair)
     return network.lossnet(embedding_from_prepared(network, reference), embedding_from_prepared(network, estimate))
 
 

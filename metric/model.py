@@ -39,8 +39,6 @@ measurements in docs/performance.md):
   on each block of the output gradient as it is framed);
 * wide layers on long enough inputs are convolved by FFT (:mod:`metric.fftconv`,
   where measured faster; the same sums in another order);
-* as a loss, the reference (no graph) and the estimate go through the layers together
-  (:meth:`Encoder.pooled_pair`): one FFT pass per layer for both, the same values;
 * without a graph, long inputs are encoded chunk by chunk with enough context
   for every chunk's frames to be exact (:meth:`Encoder.pooled_in_chunks`).
 
@@ -104,17 +102,6 @@ DECIMATION = decimation()  # four halvings: one last-layer frame per 16 input sa
 # Inputs longer than this many samples per batch (items x samples, 30 s at 22,050 Hz) are
 # encoded chunk by chunk when no graph is needed; the pooled result is the same.
 LONG_INPUT_SAMPLES = 30 * 22_050
-# Layers at the end of the encoder (its widest) that Encoder.pooled_pair runs for the reference,
-# then for the estimate, rather than jointly: there the estimate's activations kept for its
-# backward are at their largest, and both inputs' spectra at once would raise the loss's peak
-# allocation (measured +8 to +43 MB with 1 to 3 of the released network's 512-channel
-# layers joint, none with all four apart; docs/performance.md).
-SEPARATE_LAST_LAYERS = 4
-
-
-def long_input(x: torch.Tensor) -> bool:
-    """Whether :meth:`Encoder.forward` encodes ``x`` chunk by chunk on its own when no graph is needed."""
-    return x.shape[0] * x.shape[-1] > LONG_INPUT_SAMPLES
 
 
 def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE, front_stride: int = 1,
@@ -129,9 +116,9 @@ def context_frames(layers: int = ENCODER_LAYERS, kernel: int = KERNEL_SIZE, fron
     return -(-((field - 1) // 2) // decimation(layers, front_stride))
 
 
-def _decimated(lengths: torch.Tensor | None, stride: int = 2) -> torch.Tensor | None:
+def _decimated(lengths: torch.Tensor, stride: int = 2) -> torch.Tensor:
     # x[..., ::s] keeps ceil(L / s) samples.
-    return None if lengths is None else torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+    return torch.div(lengths + stride - 1, stride, rounding_mode="floor")
 
 
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
@@ -142,11 +129,6 @@ def _mask_beyond(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     steps = torch.arange(x.shape[-1], device=x.device)
     keep = steps[None, :] < lengths[:, None]
     return x * keep[:, None, :].to(x.dtype)
-
-
-def _masked(x: torch.Tensor | None, lengths: torch.Tensor | None) -> torch.Tensor | None:
-    """``x`` zeroed beyond ``lengths`` (either may be ``None``: then ``x`` as it is)."""
-    return x if x is None or lengths is None else _mask_beyond(x, lengths)
 
 
 def _batchnorm_affine(sources: tuple, out_channels: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -332,13 +314,10 @@ class Encoder(nn.Module):
         state["_folded_cache"] = {}  # derived data: never pickled or deep-copied (copy.deepcopy uses this too)
         return state
 
-    def _layer(self, i: int, x: torch.Tensor, out_channels: int, stride: int, overwrite_input: bool = False,
-               reference: torch.Tensor | None = None):
+    def _layer(self, i: int, x: torch.Tensor, out_channels: int, stride: int, overwrite_input: bool = False):
         """Layer ``i``: convolution, BatchNorm (folded in eval mode) and leaky ReLU, by FFT where :mod:`metric.fftconv` chooses.
 
         ``overwrite_input``: ``x`` is not needed afterwards (see :func:`metric.fftconv.fft_conv1d`).
-        ``reference``: a second input of ``x``'s shape, through the layer without a graph in the
-        same pass (:func:`metric.fftconv.conv1d`); the result is then the pair.
         The leaky ReLU runs in place (fused into the FFT path's output tiles with BatchNorm
         folded): autograd keeps only the result (valid for a slope > 0), which is also the next
         convolution's saved input — one stored activation per layer.
@@ -347,14 +326,10 @@ class Encoder(nn.Module):
         padding = conv.padding[0]
         block = fftconv.choose_block(x, conv.weight[:out_channels], stride, padding)
         folded = self._layer_weights(i, out_channels, scaled=block is not None)
-        if reference is not None and folded is None:  # BatchNorm of batch statistics: each input has its own
-            with torch.no_grad():
-                reference = self._layer(i, reference, out_channels, stride, overwrite_input)
-            return self._layer(i, x, out_channels, stride, overwrite_input), reference
         if folded is not None:
             weight, bias, scale = folded
             return fftconv.conv1d(x, weight, bias, stride, padding, scale=scale, block=block,
-                                  overwrite_input=overwrite_input, negative_slope=LEAKY_SLOPE, reference=reference)
+                                  overwrite_input=overwrite_input, negative_slope=LEAKY_SLOPE)
         x = fftconv.conv1d(x, conv.weight[:out_channels], conv.bias[:out_channels], stride, padding, block=block)
         mean, var = norm.running_mean, norm.running_var
         x = F.batch_norm(
@@ -380,30 +355,18 @@ class Encoder(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             return self._features(_at_least_float32(x), lengths, acoustic_only)
 
-    def _features(self, x: torch.Tensor, lengths: torch.Tensor | None, acoustic_only: bool,
-                  reference: torch.Tensor | None = None, reference_lengths: torch.Tensor | None = None,
-                  layers: range | None = None):
-        """:meth:`features` through ``layers`` (all by default, else a run of them, ``x`` the first one's input).
-
-        With ``reference``, also the reference's (no graph), layer by layer in the same passes.
-        """
+    def _features(self, x: torch.Tensor, lengths: torch.Tensor | None, acoustic_only: bool):
         last = len(self.convs) - 1
-        for i in layers or range(len(self.convs)):
-            conv = self.convs[i]
-            if i > 0:
-                x, reference = _masked(x, lengths), _masked(reference, reference_lengths)
+        for i, conv in enumerate(self.convs):
+            if lengths is not None and i > 0:
+                x = _mask_beyond(x, lengths)
             stride = self.stride(i)
             out_channels = conv.out_channels // 2 if acoustic_only and i == last else conv.out_channels
             # Every input but the caller's own waveform is dropped once convolved.
-            if reference is None:
-                x = self._layer(i, x, out_channels, stride, overwrite_input=i > 0)
-            else:
-                x, reference = self._layer(i, x, out_channels, stride, overwrite_input=i > 0, reference=reference)
-            if stride > 1:
-                lengths, reference_lengths = _decimated(lengths, stride), _decimated(reference_lengths, stride)
-        if reference is None:
-            return x, lengths
-        return x, lengths, reference, reference_lengths
+            x = self._layer(i, x, out_channels, stride, overwrite_input=i > 0)
+            if stride > 1 and lengths is not None:
+                lengths = _decimated(lengths, stride)
+        return x, lengths
 
     def forward(
         self,
@@ -420,39 +383,15 @@ class Encoder(nn.Module):
         needed and the batch holds more than ``LONG_INPUT_SAMPLES`` samples, so long files
         score in bounded memory with the same result.
         """
-        if chunk_samples is None and long_input(x) and not self._needs_graph(x):
+        if chunk_samples is None and x.shape[0] * x.shape[-1] > LONG_INPUT_SAMPLES and not self._needs_graph(x):
             chunk_samples = max(LONG_INPUT_SAMPLES // x.shape[0], 64 * self.decimation)
         if chunk_samples is not None and chunk_samples < x.shape[-1]:
             return self.pooled_in_chunks(x, lengths, acoustic_only, chunk_samples)
-        return _pooled(*self.features(x, lengths, acoustic_only))
-
-    def pooled_pair(self, reference: torch.Tensor, estimate: torch.Tensor, reference_lengths: torch.Tensor | None = None,
-                    estimate_lengths: torch.Tensor | None = None, acoustic_only: bool = False):
-        """``(forward(reference), forward(estimate))`` through the layers together, the reference without a graph.
-
-        Both inputs have one shape and are encoded whole (never chunked: for inputs that
-        :func:`long_input` finds long, encode them apart). Layer by layer, each FFT convolution
-        takes both inputs' blocks as column tiles of the same products
-        (:func:`metric.fftconv.conv1d` with a ``reference``): the filters' spectra are made once
-        for both, and one set of parallel tasks does the work of two; the values are those of
-        two :meth:`forward` calls. The last :data:`SEPARATE_LAST_LAYERS` layers run for the
-        reference and then for the estimate (memory). The estimate's graph is that of
-        :meth:`forward`; the reference never gets one, whether or not it requires gradients.
-        """
-        if reference.shape != estimate.shape:
-            raise ValueError(f"reference {tuple(reference.shape)} and estimate {tuple(estimate.shape)} must have one "
-                             f"shape to be encoded together")
-        split = max(0, len(self.convs) - SEPARATE_LAST_LAYERS)
-        with torch.autocast(estimate.device.type, enabled=False):
-            estimate, estimate_lengths, reference, reference_lengths = self._features(
-                _at_least_float32(estimate), estimate_lengths, acoustic_only, _at_least_float32(reference.detach()),
-                reference_lengths, layers=range(split))
-            if split < len(self.convs):
-                tail = range(split, len(self.convs))
-                with torch.no_grad():
-                    reference = _pooled(*self._features(reference, reference_lengths, acoustic_only, layers=tail))
-                return reference, _pooled(*self._features(estimate, estimate_lengths, acoustic_only, layers=tail))
-        return _pooled(reference, reference_lengths), _pooled(estimate, estimate_lengths)
+        features, out_lengths = self.features(x, lengths, acoustic_only)
+        if out_lengths is None:
+            return features.mean(dim=-1)
+        features = _mask_beyond(features, out_lengths)
+        return features.sum(dim=-1) / out_lengths.to(features.dtype)[:, None]
 
     def _needs_graph(self, x: torch.Tensor) -> bool:
         return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
@@ -500,14 +439,6 @@ class Encoder(nn.Module):
         if lengths is None:
             return pooled / frames_total
         return pooled / valid_frames.to(pooled.dtype)[:, None]
-
-
-def _pooled(features: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Global average over the frames of a feature map ``[B, C, T]``, the first ``lengths`` of each item if given."""
-    if lengths is None:
-        return features.mean(dim=-1)
-    features = _mask_beyond(features, lengths)
-    return features.sum(dim=-1) / lengths.to(features.dtype)[:, None]
 
 
 def split_embedding(embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -647,13 +578,6 @@ class CDPAMNetwork(nn.Module):
         """L2-normalised acoustic embedding of int16-range waveforms ``[B, 1, T]``."""
         acoustic = self.encoder(waveform, lengths, acoustic_only=True)
         return F.normalize(acoustic, dim=-1)
-
-    def acoustic_embedding_pair(self, reference: torch.Tensor, estimate: torch.Tensor,
-                                reference_lengths: torch.Tensor | None = None,
-                                estimate_lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`acoustic_embedding` of both, from one joint pass (:meth:`Encoder.pooled_pair`; the reference gets no graph)."""
-        pair = self.encoder.pooled_pair(reference, estimate, reference_lengths, estimate_lengths, acoustic_only=True)
-        return F.normalize(pair[0], dim=-1), F.normalize(pair[1], dim=-1)
 
     def distance_from_embeddings(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         return self.lossnet(reference, estimate)

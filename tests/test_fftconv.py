@@ -213,9 +213,8 @@ def test_column_tiles_of_a_group_of_row_tiles_are_interleaved_for_the_workers(mo
     x, w = torch.randn(3, 6, 170, dtype=torch.float64), torch.randn(8, 6, 15, dtype=torch.float64)
     got = fft_conv1d(x, w, None, 1, 7, 32)
     assert _rel(got, F.conv1d(x, w, padding=7)) < 1e-13
-    # 3 items of 10 blocks of 18 outputs: 30 columns, 3 tiles per row tile: (rows, input, columns).
-    assert order == [(0, 4, 0, 0, 10), (4, 8, 0, 0, 10), (0, 4, 0, 10, 20), (4, 8, 0, 10, 20), (0, 4, 0, 20, 30),
-                     (4, 8, 0, 20, 30)]
+    # 3 items of 10 blocks of 18 outputs: 30 columns, 3 tiles per row tile.
+    assert order == [(0, 4, 0, 10), (4, 8, 0, 10), (0, 4, 10, 20), (4, 8, 10, 20), (0, 4, 20, 30), (4, 8, 20, 30)]
 
 
 def test_work_is_shared_equally_between_workers():
@@ -260,39 +259,6 @@ def test_overwrite_input_writes_the_result_into_the_input_only_without_a_graph(s
     got = fft_conv1d(x, w, b, stride, 7, 64, overwrite_input=True)
     assert got.data_ptr() != x.data_ptr() and torch.equal(x, kept)
     assert _rel(got, F.conv1d(x, w, b, stride=stride, padding=7)) < 1e-13
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("stride, cout", [(1, 7), (2, 12)])
-def test_a_reference_convolved_in_the_same_pass_gets_its_own_result_and_no_graph(monkeypatch, workers, stride, cout):
-    # Small budgets: several row tiles and several column tiles per input, on one or two workers.
-    monkeypatch.setattr(fftconv, "FILTER_BYTES", 2 * 17 * 8 * 16)
-    monkeypatch.setattr(fftconv, "PRODUCT_BYTES", 7 * (17 * 16 + 32 * 8) * 8)
-    monkeypatch.setattr(fftconv, "TILE_COLUMNS", 40)
-    monkeypatch.setattr(fftconv, "_workers", lambda: workers)
-    x = torch.randn(3, 8, 301, dtype=torch.float64, requires_grad=True)
-    reference = torch.randn(3, 8, 301, dtype=torch.float64)
-    w = torch.randn(cout, 8, 15, dtype=torch.float64, requires_grad=True)
-    b, scale = torch.randn(cout, dtype=torch.float64, requires_grad=True), torch.rand(cout, dtype=torch.float64) + 0.5
-    expected = F.conv1d(x, w * scale[:, None, None], b, stride=stride, padding=7)
-    expected_reference = F.conv1d(reference, w * scale[:, None, None], b, stride=stride, padding=7).detach()
-    memory = reference.clone()
-    got, got_reference = fft_conv1d(x, w, b, stride, 7, 32, scale=scale, overwrite_input=True, reference=memory)
-    assert _rel(got, expected) < 1e-13 and _rel(got_reference, expected_reference) < 1e-13
-    assert not got_reference.requires_grad and got_reference.grad_fn is None
-    assert got_reference.data_ptr() == memory.data_ptr()  # takes the reference's memory, as when scoring
-    upstream = torch.randn_like(expected)
-    for mine, theirs in zip(torch.autograd.grad(got, (x, w, b), upstream),
-                            torch.autograd.grad(expected, (x, w, b), upstream)):
-        assert _rel(mine, theirs) < 1e-13
-    with torch.no_grad():  # no graph on either side: both inputs' memory may hold the results
-        x_memory, reference_memory = x.detach().clone(), reference.clone()
-        pair = fftconv.conv1d(x_memory, w, b, stride, 7, scale=scale, block=32, overwrite_input=True,
-                              reference=reference_memory)
-    assert [t.data_ptr() for t in pair] == [x_memory.data_ptr(), reference_memory.data_ptr()]
-    assert _rel(pair[0], expected) < 1e-13 and _rel(pair[1], expected_reference) < 1e-13
-    with pytest.raises(ValueError, match="x's shape"):
-        fft_conv1d(x, w, b, stride, 7, 32, reference=reference[:2])
 
 
 def test_rejects_what_it_does_not_compute():
@@ -395,79 +361,6 @@ def test_training_mode_weight_gradients_agree_across_paths():
         grads[mode] = [encoder.convs[i].weight.grad for i in (2, 3, 11, 15)]
     for fft, direct in zip(grads["fft"], grads["direct"]):
         assert _rel(fft, direct) < 1e-10
-
-
-@pytest.mark.parametrize("separate_last_layers", [0, 4])
-def test_joint_pass_of_reference_and_estimate_equals_two_separate_passes(monkeypatch, separate_last_layers):
-    # Padded batches with lengths of their own on each side, through every layer (the
-    # stride-2 ones included) jointly, or all but the last four; FFT wherever possible.
-    from metric import model as model_module
-
-    monkeypatch.setattr(model_module, "SEPARATE_LAST_LAYERS", separate_last_layers)
-    encoder = _random_encoder(7)  # eval mode, trainable: the estimate's graph reaches the weights
-    reference = torch.randn(3, 1, 1100, dtype=torch.float64)
-    estimate = torch.randn(3, 1, 1100, dtype=torch.float64)
-    for lengths in (None, (torch.tensor([1100, 801, 650]), torch.tensor([950, 1100, 517]))):
-        reference_lengths, estimate_lengths = lengths or (None, None)
-        with fftconv.path("fft"):
-            e = estimate.clone().requires_grad_(True)
-            joint = encoder.pooled_pair(reference, e, reference_lengths, estimate_lengths, acoustic_only=True)
-            (joint[1] * torch.arange(512.0, dtype=torch.float64)).sum().backward()
-            joint_grads = (e.grad, encoder.convs[5].weight.grad.clone(), encoder.convs[14].weight.grad.clone())
-            encoder.zero_grad()
-            with torch.no_grad():
-                separate_reference = encoder(reference, reference_lengths, acoustic_only=True)
-            e = estimate.clone().requires_grad_(True)
-            separate = encoder(e, estimate_lengths, acoustic_only=True)
-            (separate * torch.arange(512.0, dtype=torch.float64)).sum().backward()
-            separate_grads = (e.grad, encoder.convs[5].weight.grad, encoder.convs[14].weight.grad)
-            encoder.zero_grad()
-        assert joint[0].grad_fn is None and not joint[0].requires_grad
-        assert _rel(joint[0], separate_reference) < 1e-12
-        assert _rel(joint[1], separate) < 1e-12
-        for mine, theirs in zip(joint_grads, separate_grads):
-            assert _rel(mine, theirs) < 1e-12
-    with pytest.raises(ValueError, match="one shape"):
-        encoder.pooled_pair(reference[:2], estimate)
-
-
-def test_the_loss_encodes_reference_and_estimate_together_and_scoring_apart(clips, monkeypatch):
-    # A padded batch of released-network loss: the joint pass gives the separate passes'
-    # distances and estimate gradients; scoring and a reference that needs a graph keep the latter.
-    from metric import functional, model as model_module
-
-    joint_calls = []
-    pooled_pair = model_module.Encoder.pooled_pair
-
-    def spy(self, *args, **kwargs):
-        joint_calls.append(args[1].shape)
-        return pooled_pair(self, *args, **kwargs)
-
-    monkeypatch.setattr(model_module.Encoder, "pooled_pair", spy)
-    lengths = [8000, 6100, 4410]
-    starts = [0, 15000, 30000]
-    ref = torch.from_numpy(np.stack([clips["ref"][s : s + 8000] for s in starts]))
-    est = torch.from_numpy(np.stack([clips[k][s : s + 8000] for k, s in zip("242", starts)]))
-
-    def loss(encode_apart: bool):
-        with pytest.MonkeyPatch.context() as patch:
-            if encode_apart:
-                patch.setattr(functional, "long_input", lambda x: True)
-            e = est.clone().requires_grad_(True)
-            distances = cdpam_distance(ref, e, 22050, lengths=lengths)
-            distances.sum().backward()
-        return distances.detach(), e.grad
-
-    joint = loss(encode_apart=False)
-    assert joint_calls == [(3, 1, 8000)]
-    apart = loss(encode_apart=True)
-    assert joint_calls == [(3, 1, 8000)]
-    assert torch.allclose(joint[0], apart[0], atol=1e-6, rtol=0)
-    assert _rel(joint[1], apart[1]) < 1e-5
-    cdpam_distance(ref, est, 22050, lengths=lengths)  # scoring
-    cdpam_distance(ref[:, :7000], est[:, :7000].clone().requires_grad_(True), 22050)  # a loss: joint
-    cdpam_distance(ref.clone().requires_grad_(True), est.clone().requires_grad_(True), 22050)  # reference graph
-    assert joint_calls == [(3, 1, 8000), (3, 1, 7000)]
 
 
 def test_official_distances_on_the_fft_path(clips, golden):
